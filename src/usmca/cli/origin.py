@@ -1,0 +1,9 @@
+"""`usmca qualify FILE` (lands with the origin engine)."""
+
+from __future__ import annotations
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    pass

@@ -1,0 +1,1 @@
+"""HTS/HS codes, code ranges, the schedule by date, and HS-vintage correlations."""
