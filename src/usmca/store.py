@@ -49,10 +49,10 @@ def store() -> sqlite3.Connection:
 
 
 def reset() -> None:
-    """Drop the cached connection (after a rebuild, or when USMCA_STORE changes in tests)."""
-    conn = getattr(_local, "conn", None)
-    if conn is not None:
-        conn.close()
+    """Forget the cached connection (after a rebuild, or when USMCA_STORE changes in tests).
+
+    It is not closed: callers may still hold it, and it is released when the last reference goes.
+    """
     _local.conn = None
     _local.path = None
 

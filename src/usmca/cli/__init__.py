@@ -10,12 +10,15 @@ import sys
 
 import typer
 
+from usmca.cli import audit as audit_cli
 from usmca.cli import data as data_cli
 from usmca.cli import duty as duty_cli
 from usmca.cli import hts as hts_cli
 from usmca.cli import origin as origin_cli
 from usmca.cli import portfolio as portfolio_cli
 from usmca.cli import rules as rules_cli
+from usmca.cli import serve as serve_cli
+from usmca.cli import users as users_cli
 
 app = typer.Typer(
     name="usmca",
@@ -30,6 +33,9 @@ app.add_typer(rules_cli.app, name="rules", help="The USMCA product-specific rule
 app.add_typer(portfolio_cli.app, name="portfolio", help="Whole-portfolio qualification and duty exposure.")
 origin_cli.register(app)
 duty_cli.register(app)
+serve_cli.register(app)
+app.add_typer(audit_cli.app, name="audit", help="Verify and export the tamper-evident record.")
+app.add_typer(users_cli.app, name="users", help="Users and API keys of the web app and REST API.")
 
 
 def main() -> None:

@@ -94,7 +94,8 @@ def build_store(
         conn.close()
         tmp.unlink(missing_ok=True)
         raise
-    reset_store()
+    if target == store_path():
+        reset_store()  # the cached connection points at the replaced file
     report["seconds"] = round(time.perf_counter() - t0, 2)
     report["store"] = str(target)
     return report

@@ -86,10 +86,11 @@ def sync_from_directory(
     final = parent / f"{link.name}.{stamp}"
     total = sum(len(files) for _, files in plan)
     done = 0
+    datasets: dict[str, object] = {}
     manifest: dict[str, object] = {
         "synced_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "source": str(src_root),
-        "datasets": {},
+        "datasets": datasets,
     }
     try:
         staging.mkdir()
@@ -107,7 +108,7 @@ def sync_from_directory(
                 done += 1
                 if progress:
                     progress(ds.name, done, total)
-            manifest["datasets"][ds.name] = {  # type: ignore[index]
+            datasets[ds.name] = {
                 "licence": ds.licence,
                 "vintage": ds.vintage,
                 "official_url": ds.official_url,
@@ -158,7 +159,10 @@ def verify(root: Path | None = None) -> list[str]:
     base = root or sources_dir()
     manifest = load_manifest(base)
     problems: list[str] = []
-    for name, info in manifest["datasets"].items():  # type: ignore[union-attr]
+    datasets = manifest["datasets"]
+    if not isinstance(datasets, dict):
+        raise DataError(f"sync manifest under {base} has no dataset list; run `usmca data sync` again")
+    for name, info in datasets.items():
         for entry in info["files"]:
             p = base / entry["path"]
             if not p.is_file():

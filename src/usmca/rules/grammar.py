@@ -97,6 +97,10 @@ class Condition:
     name: str
     text: str
     values: tuple[str, ...] = ()
+    # Materials the proviso is about (e.g. the groups of "except from more than one of the following", or
+    # described materials "parts of brakes of subheading 8708.30"): when no non-originating material falls in
+    # any of them the condition does not bite; otherwise the fact is needed. Empty = always needed.
+    code_groups: tuple[CodeSet, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,6 +112,10 @@ class Alternative:
     good_qualifier: Condition | None = None  # "A change to a passenger vehicle of ..." (what the good must be)
     text: str = ""
     unparsed_reason: str | None = None
+    # Codes this branch changes TO when narrower than the rule's scope ("A change to tariff items 8708.99.03,
+    # ..."), current nomenclature; empty = the rule's whole scope. The engine skips a branch whose target does
+    # not contain the good.
+    target: CodeSet = field(default_factory=CodeSet)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,6 +159,14 @@ class Rule:
     unparsed_reason: str | None = None
     valid_from: dt.date | None = None  # time-based rules ("Beginning on July 1, 2023 ...")
     valid_to: dt.date | None = None  # exclusive
+    # "For a body stamping of subheading 8708.29 ...": what the good must be for the rule to apply;
+    # values ("*other*",) = any good not named by the sibling rules of the same scope.
+    good: Condition | None = None
+    # Trade-direction rules (ch 51-61): ("CA-US",), ("MX-US",) or ("*other*",) for "all other trade".
+    trade: tuple[str, ...] = ()
+    # Current codes the mapped scope covers only in part (an n:1 / n:n correlation): a good there may fall
+    # under this rule or another, so the query answers ``ambiguous_mapping``.
+    scope_ambiguous: CodeSet = field(default_factory=CodeSet)
 
     def applies_to(self, hts: str, on: dt.date | None = None) -> bool:
         if not self.scope.contains(hts):

@@ -1,0 +1,131 @@
+"""Portfolio benchmark: lines per second and peak memory of the embedded kernel (issue 6).
+
+Target: 1,000,000 SKUs x 20 BOM lines (20 million lines) in <= 20 s, <= 8 GiB peak, on 2 cores.
+
+    .venv/bin/python benchmarks/bench_portfolio.py --skus 100000 --lines 20 [--fallback 2000] [--exposure]
+
+The synthetic portfolio (real codes, real rules; `usmca portfolio synth`) is generated in a child process and
+written as Parquet, so this process's peak memory is the run's own. Timed: reading and checking the three
+tables (codes checked against the schedule, declarations applied), and the kernel. The single-good fallback
+is counted and timed on a capped sample (``--fallback``) and its full cost extrapolated, never hidden.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ON = dt.date(2026, 3, 1)
+
+
+def peak_gib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--skus", type=int, default=100_000)
+    ap.add_argument("--lines", type=int, default=20)
+    ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--multi-level", type=float, default=0.0)
+    ap.add_argument("--fallback", type=int, default=1000, help="single-good calls to time (sample)")
+    ap.add_argument("--exposure", action="store_true", help="also price the duty at stake")
+    ap.add_argument("--data", type=Path, default=None, help="reuse a synthetic portfolio folder")
+    a = ap.parse_args()
+
+    data = a.data or Path(f"/tmp/usmca-bench-portfolio-{a.skus}x{a.lines}-s{a.seed}-m{a.multi_level}")
+    if not (data / "bom.parquet").exists():
+        t = time.perf_counter()
+        exe = Path(sys.executable).with_name("usmca")
+        subprocess.run([str(exe), "portfolio", "synth", "--skus", str(a.skus), "--lines", str(a.lines), "--seed",
+                        str(a.seed), "--multi-level", str(a.multi_level), "--out", str(data)], check=True)  # fmt: skip
+        print(f"synth: {time.perf_counter() - t:.1f} s (not timed below)")
+
+    import polars as pl
+
+    from usmca.portfolio.kernel import evaluate
+    from usmca.portfolio.read import read_portfolio
+    from usmca.portfolio.run import (
+        deemed_hook,
+        flush_memo,
+        general_hooks,
+        load_rule_tables,
+        parts_hook,
+        schedule_checker,
+        screen,
+    )
+    from usmca.store import store
+
+    conn = store()
+    t0 = time.perf_counter()
+    tables, corpus = load_rule_tables(conn)
+    t_rules = time.perf_counter() - t0
+
+    t = time.perf_counter()
+    pf = read_portfolio(data / "products.parquet", data / "bom.parquet", data / "declarations.parquet", on=ON,
+                        known_codes=schedule_checker(conn))  # fmt: skip
+    t_read = time.perf_counter() - t
+    n_lines = pf.bom.height
+    n_skus = pf.products.height
+
+    t = time.perf_counter()
+    multi = pf.bom.filter(pl.col("self_produced")).select(pl.col("parent_sku").alias("sku")).unique()
+    flat = pf.products.join(multi, on="sku", how="anti")
+    scr = screen(flat, ON, conn, corpus)
+    flat = flat.join(scr, on="sku", how="anti")
+    t_screen = time.perf_counter() - t
+
+    exclusion, mode = general_hooks()
+    t = time.perf_counter()
+    kr = evaluate(flat, pf.bom, tables, dm_exclusion=exclusion, dm_mode=mode,
+                  parts_in_nomenclature=parts_hook(ON, conn), deemed_originating=deemed_hook(conn))  # fmt: skip
+    t_kernel = time.perf_counter() - t
+    flush_memo(conn)
+    kernel_lines = pf.bom.join(kr.results.select(pl.col("sku").alias("parent_sku")), on="parent_sku",
+                               how="semi").height  # fmt: skip
+    n_fb = kr.fallback.height + scr.height + multi.height
+
+    total = t_read + t_screen + t_kernel
+    print(f"portfolio: {n_skus:,} SKUs, {n_lines:,} BOM lines ({a.skus:,} x ~{a.lines}); rows skipped: "
+          f"{len(pf.skipped):,}; row problems: {len(pf.errors):,}")  # fmt: skip
+    print(f"rule tables: {t_rules:.2f} s ({len(tables.rules)} rules)")
+    print(f"read+check+declarations: {t_read:.2f} s  ({n_lines / t_read:,.0f} lines/s)")
+    print(f"screen (Part 6, chapter rules, Schedule 2 per distinct code): {t_screen:.2f} s")
+    print(f"kernel: {t_kernel:.2f} s  ({kernel_lines:,} lines decided, {kernel_lines / t_kernel:,.0f} lines/s; "
+          f"{kr.results.height:,} SKUs)")  # fmt: skip
+    print(f"end to end (read + screen + kernel): {total:.2f} s  ({n_lines / total:,.0f} lines/s)")
+    print(f"left to the single-good engine: {n_fb:,} SKUs ({100 * n_fb / max(n_skus, 1):.1f}%)")
+    reasons = pl.concat([kr.fallback, scr]).group_by("reason").len().sort("len", descending=True)
+    for r in reasons.head(8).iter_rows():
+        print(f"   {r[1]:>9,}  {r[0]}")
+    if a.fallback and n_fb:
+        from usmca.portfolio.run import _fallback
+
+        sample = pl.concat([kr.fallback, scr]).head(a.fallback)
+        skipped: dict[str, str] = {}
+        t = time.perf_counter()
+        got = _fallback(pf, sample, ON, conn, corpus, skipped, None, None)
+        t_fb = time.perf_counter() - t
+        per = t_fb / max(sample.height, 1)
+        print(f"single-good fallback sample: {sample.height:,} SKUs in {t_fb:.1f} s ({1000 * per:.1f} ms/SKU; "
+              f"{got.height:,} answered, {len(skipped):,} rejected as input errors); all {n_fb:,} would take "
+              f"~{per * n_fb:.0f} s on this machine")  # fmt: skip
+    if a.exposure:
+        from usmca.portfolio.run import add_exposure
+
+        t = time.perf_counter()
+        res = kr.results.join(pf.products.select("sku", "hts", "country_of_origin", "annual_value", "date"),
+                              on="sku")  # fmt: skip
+        _out, how = add_exposure(res, conn)
+        print(f"exposure: {time.perf_counter() - t:.1f} s ({how})")
+    print(f"peak memory (this process, max RSS): {peak_gib():.2f} GiB; cores: {os.cpu_count()}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,854 @@
+"""The REST API (FastAPI; OpenAPI document at ``/openapi.json``).
+
+Thin: every answer comes from an engine (schedule, rule corpus, origin, duty, portfolio); this module
+parses, authorises, limits, records and serialises. Bodies follow docs/interchange.md. Reads are open; every
+write (recording a determination, issuing a certificate, starting a run, archiving, managing users) needs an
+API key in the ``X-API-Key`` header whose user has the role the write asks for, and is written to the audit
+log.
+"""
+
+import asyncio
+import datetime as dt
+import json
+import os
+import tempfile
+import threading
+import uuid
+from collections.abc import Awaitable, Callable, MutableMapping
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from usmca.app import records
+from usmca.app.db import Database, now
+from usmca.app.models import ROLES, Job, User
+from usmca.errors import DataError, InputError, NotFoundError, StoreMissingError, UsmcaError
+
+# No `from __future__ import annotations` here: FastAPI reads the route signatures at run time, and some
+# of them refer to the limits in the enclosing function.
+API = "/api/v1"
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+
+MAX_ID = 2**31 - 1  # record ids fit a 32-bit integer on every database
+# Codes as the schedule accepts them: with or without dots; 4-10 digits for lines, 6-10 for rules.
+HtsPath = Annotated[str, PathParam(pattern=r"^[0-9]{4}(\.?[0-9]{2}){0,3}$", description="HTS code")]
+# Dates are ISO strings, parsed by us: pydantic's lax date parsing would take "0" as 1970-01-01.
+DateQuery = Annotated[
+    str | None,
+    Query(
+        pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+        description="YYYY-MM-DD",
+        json_schema_extra={"format": "date"},
+    ),
+]
+RulePath = Annotated[
+    str, PathParam(pattern=r"^[0-9]{4}\.?[0-9]{2}(\.?[0-9]{2}){0,2}$", description="HTS code")
+]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Request-size and row-count limits; each refusal names the limit and how to stay within it."""
+
+    body_bytes: int = 2 * 1024 * 1024  # JSON bodies
+    upload_bytes: int = 64 * 1024 * 1024  # portfolio uploads (multipart)
+    materials: int = 2_000  # material lines in one origin case, counted through every sub-bill
+    entry_lines: int = 1_000  # lines in one entry
+    list_rows: int = 500  # rows in one page of a list
+    search_rows: int = 200
+    portfolio_result_rows: int = 10_000  # result rows kept with a finished run (the rest: use the CLI)
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, kind: str, message: str, **extra: Any) -> None:
+        super().__init__(message)
+        self.status, self.kind, self.message, self.extra = status, kind, message, extra
+
+
+def _error(status: int, kind: str, message: str, **extra: Any) -> JSONResponse:
+    return JSONResponse(
+        {"error": {"type": kind, "message": message, **jsonable_encoder(extra)}}, status_code=status
+    )
+
+
+class BodyLimit:
+    """Refuse bodies over the limit before they are read into memory (Content-Length or counted stream)."""
+
+    def __init__(self, app: Any, limits: Limits) -> None:
+        self.app, self.limits = app, limits
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
+            await self.app(scope, receive, send)
+            return
+        limit = (
+            self.limits.upload_bytes
+            if scope["path"].startswith(f"{API}/portfolio")
+            else self.limits.body_bytes
+        )
+        headers = dict(scope.get("headers") or [])
+        length = headers.get(b"content-length")
+        too_big = _error(
+            413,
+            "request_too_large",
+            f"the request body is larger than {limit} bytes",
+            limit=limit,
+            hint="split the document, or use the CLI for large batches",
+        )
+        if length is not None:
+            try:
+                if int(length) > limit:
+                    await too_big(scope, receive, send)
+                    return
+            except ValueError:
+                await _error(400, "bad_request", "Content-Length is not a number")(scope, receive, send)
+                return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            msg = await receive()
+            if msg["type"] == "http.request":
+                seen += len(msg.get("body", b""))
+                if seen > limit:
+                    raise ApiError(
+                        413,
+                        "request_too_large",
+                        f"the request body is larger than {limit} bytes",
+                        limit=limit,
+                    )
+            return msg
+
+        await self.app(scope, counted, send)
+
+
+class SecurityHeaders:
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(msg: Message) -> None:
+            if msg["type"] == "http.response.start":
+                h = list(msg.get("headers") or [])
+                h += [
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (
+                        b"content-security-policy",
+                        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+                        b"frame-ancestors 'none'; form-action 'self'",
+                    ),
+                ]
+                msg["headers"] = h
+            await send(msg)
+
+        await self.app(scope, receive, with_headers)
+
+
+# --- bodies that are ours (the interchange documents are passed to the engines' own parsers) ----------------
+
+
+class ErrorDetail(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    type: str
+    message: str
+    field: str | None = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail
+
+
+_ERR = {"model": ErrorBody}
+COMMON_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: {**_ERR, "description": "Malformed request"},
+    413: {**_ERR, "description": "Request larger than a limit (body size or rows)"},
+    422: {**_ERR, "description": "Invalid input: the error names the field and the value"},
+    500: {**_ERR, "description": "Server failure (with a reference to quote)"},
+    503: {**_ERR, "description": "Reference store missing or unreadable"},
+}
+WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
+    401: {**_ERR, "description": "No API key, or not a valid one"},
+    403: {**_ERR, "description": "The key's user lacks the role this request needs"},
+}
+NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {**_ERR, "description": "No such record or code"}}
+
+
+class ArchiveRequest(BaseModel):
+    object_type: str = Field(description="determination | certificate | product")
+    object_id: str
+    reason: str = Field(min_length=1, max_length=2000)
+
+
+class UserRequest(BaseModel):
+    username: str = Field(min_length=1, max_length=80)
+    password: str = Field(min_length=12, max_length=200)
+    role: str = Field(description=" | ".join(ROLES))
+
+
+class KeyRequest(BaseModel):
+    name: str = Field(default="api", min_length=1, max_length=80)
+
+
+class JobView(BaseModel):
+    id: str
+    kind: str
+    status: str
+    created_at: str
+    finished_at: str | None
+    error: str | None
+    result: Any | None = None
+
+
+# --- the app ------------------------------------------------------------------------------------------------
+
+
+def create_app(
+    db: Database | None = None, *, db_url: str | None = None, limits: Limits | None = None, web: bool = True
+) -> FastAPI:
+    """The API (and, with ``web``, the pages) over one application database."""
+    database = db or Database(db_url)
+    lim = limits or Limits()
+    app = FastAPI(
+        title="usmca",
+        version="1",
+        description="USMCA origin, US duty at any date, portfolio exposure; with citations. "
+        "Bodies: docs/interchange.md. Writes need an `X-API-Key`.",
+        responses=COMMON_RESPONSES,
+    )
+    app.state.db = database
+    app.state.limits = lim
+    app.state.jobs_lock = threading.Lock()
+    app.add_middleware(BodyLimit, limits=lim)
+    app.add_middleware(SecurityHeaders)
+    _handlers(app)
+    _routes(app, database, lim)
+    if web:
+        from usmca.app.web import mount
+
+        mount(app, database)
+    return app
+
+
+def _handlers(app: FastAPI) -> None:
+    from starlette.exceptions import HTTPException as StarletteHTTPException
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kinds = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
+        resp = _error(exc.status_code, kinds.get(exc.status_code, "http_error"), str(exc.detail))
+        resp.headers.update(exc.headers or {})  # e.g. Allow on 405
+        return resp
+
+    @app.exception_handler(ApiError)
+    async def _api(_r: Request, exc: ApiError) -> JSONResponse:
+        return _error(exc.status, exc.kind, exc.message, **exc.extra)
+
+    @app.exception_handler(InputError)
+    async def _input(_r: Request, exc: InputError) -> JSONResponse:
+        return _error(
+            422,
+            "input_error",
+            str(exc),
+            field=exc.field,
+            value=_short(exc.value),
+            problem=exc.problem,
+            hint=exc.hint,
+        )
+
+    @app.exception_handler(NotFoundError)
+    async def _nf(_r: Request, exc: NotFoundError) -> JSONResponse:
+        return _error(404, "not_found", str(exc))
+
+    @app.exception_handler(StoreMissingError)
+    async def _store(_r: Request, exc: StoreMissingError) -> JSONResponse:
+        return _error(503, "store_missing", str(exc))
+
+    @app.exception_handler(DataError)
+    async def _data(_r: Request, exc: DataError) -> JSONResponse:
+        return _error(503, "data_error", str(exc))
+
+    @app.exception_handler(UsmcaError)
+    async def _usmca(_r: Request, exc: UsmcaError) -> JSONResponse:
+        return _error(422, type(exc).__name__, str(exc))
+
+    @app.exception_handler(Exception)
+    async def _internal(_r: Request, exc: Exception) -> JSONResponse:
+        # The traceback goes to the server log; the client gets a reference to quote, no internals.
+        ref = uuid.uuid4().hex[:12]
+        import logging
+
+        logging.getLogger("usmca.app").error("internal error %s: %s", ref, type(exc).__name__)
+        return _error(
+            500, "internal_error", f"the server failed on this request (reference {ref})", reference=ref
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_r: Request, exc: RequestValidationError) -> JSONResponse:
+        errs = exc.errors()
+        first = errs[0] if errs else {}
+        loc = ".".join(
+            str(p) for p in first.get("loc", ()) if p not in ("body", "query", "path", "header", "form")
+        )
+        return _error(
+            422,
+            "input_error",
+            f"{loc}: {first.get('msg', 'invalid')}",
+            field=loc,
+            value=_short(first.get("input")),
+            problem=first.get("msg"),
+            count=len(errs),
+        )
+
+
+def _short(v: Any) -> Any:
+    s = v if isinstance(v, int | float | bool) or v is None else str(v)
+    return s[:200] if isinstance(s, str) else s
+
+
+def _json_body(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InputError("body", raw[:80].decode("utf-8", "replace"), f"not valid JSON ({exc})") from None
+
+
+def _count_materials(items: Any, depth: int = 0) -> int:
+    if not isinstance(items, list) or depth > 50:
+        return 0
+    return len(items) + sum(
+        _count_materials(m.get("materials"), depth + 1) for m in items if isinstance(m, dict)
+    )
+
+
+def _date(text: str | None, field: str) -> dt.date | None:
+    if text is None or text == "":
+        return None
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise InputError(field, text, "dates are written YYYY-MM-DD") from None
+
+
+# --- auth ---------------------------------------------------------------------------------------------------
+
+
+def role_at_least(user: User, role: str) -> bool:
+    return ROLES.index(user.role) >= ROLES.index(role)
+
+
+def _auth(db: Database, key: str | None, role: str) -> User:
+    if not key:
+        raise ApiError(401, "unauthorized", "this request writes a record: send an API key in X-API-Key")
+    with db.session() as s:
+        u = records.user_for_key(s, key)
+        if u is None:
+            raise ApiError(401, "unauthorized", "the API key is not valid (unknown or revoked)")
+        s.expunge(u)
+    if not role_at_least(u, role):
+        raise ApiError(403, "forbidden", f"this request needs the role {role}; the key's user is {u.role}")
+    return u
+
+
+def requires(db: Database, role: str) -> Callable[..., User]:
+    def dep(x_api_key: Annotated[str | None, Header()] = None) -> User:
+        return _auth(db, x_api_key, role)
+
+    return dep
+
+
+# --- engine access (per-thread store connections; one corpus per process) -----------------------------------
+
+_corpus_lock = threading.Lock()
+_corpus: dict[str, Any] = {}
+
+
+# Engine calls run on a small dedicated pool: each thread keeps its own store connection, and the engines
+# cache their tables per connection, so a few long-lived threads stay warm where a large pool would rebuild.
+ENGINE_THREADS = int(os.environ.get("USMCA_ENGINE_THREADS", "2"))
+_pool = ThreadPoolExecutor(max_workers=ENGINE_THREADS, thread_name_prefix="usmca-engine")
+
+
+async def in_engine(fn: Callable[..., Any], *args: Any) -> Any:
+    return await asyncio.wrap_future(_pool.submit(fn, *args))
+
+
+def _conn() -> Any:
+    from usmca.store import store
+
+    return store()
+
+
+def corpus() -> Any:
+    with _corpus_lock:
+        if "c" not in _corpus:
+            from usmca.rules.corpus import load_corpus
+
+            _corpus["c"] = load_corpus(_conn())
+        return _corpus["c"]
+
+
+def _routes(app: FastAPI, db: Database, lim: Limits) -> None:
+    analyst = requires(db, "analyst")
+    admin = requires(db, "admin")
+    viewer = requires(db, "viewer")
+
+    @app.get(f"{API}/health", tags=["meta"])
+    def health() -> dict[str, Any]:
+        return {"ok": True, "database": db.dialect}
+
+    # HTS ----------------------------------------------------------------------------------------------------
+    @app.get(f"{API}/hts/search", tags=["hts"])
+    async def hts_search(
+        q: Annotated[str, Query(min_length=1, max_length=200)],
+        as_of: DateQuery = None,
+        limit: Annotated[int, Query(ge=1, le=lim.search_rows)] = 20,
+    ) -> Any:
+        from usmca.nomenclature.schedule import search
+
+        on = _date(as_of, "as_of")
+        return await in_engine(lambda: search(q, on, limit, conn=_conn()).to_dict())
+
+    @app.get(f"{API}/hts/{{code}}", tags=["hts"], responses=NOT_FOUND)
+    async def hts_show(
+        code: HtsPath,
+        as_of: DateQuery = None,
+    ) -> Any:
+        from usmca.nomenclature.schedule import lookup
+
+        on = _date(as_of, "as_of")
+        return await in_engine(lambda: lookup(code, on, conn=_conn()).to_dict())
+
+    @app.get(f"{API}/hts/{{code}}/history", tags=["hts"], responses=NOT_FOUND)
+    async def hts_history(code: HtsPath) -> Any:
+        from usmca.nomenclature.schedule import history
+
+        return await in_engine(lambda: history(code, conn=_conn()).to_dict())
+
+    # rules --------------------------------------------------------------------------------------------------
+    @app.get(f"{API}/rules/{{code}}", tags=["rules"], responses=NOT_FOUND)
+    def rules_show(
+        code: RulePath,
+        date: DateQuery = None,
+        use: str | None = None,
+        trade: str | None = None,
+    ) -> Any:
+        from usmca.rules.corpus import describe, note_to
+        from usmca.rules.serialize import rule_to
+
+        c = corpus()
+        m = c.rules_for(code, _date(date, "date"), use, trade)
+        return {
+            "query": {"code": code, "date": date, "use": use, "trade": trade},
+            "corpus_version": c.version,
+            "status": m.status,
+            "reason": m.reason,
+            "rules": [{**rule_to(r), "plain": describe(r)} for r in m.rules],
+            "chapter_notes": [note_to(n) for n in m.chapter_notes],
+        }
+
+    # origin -------------------------------------------------------------------------------------------------
+    @app.post(
+        f"{API}/qualify",
+        tags=["origin"],
+        responses=WRITE_RESPONSES,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {
+                        "schema": {
+                            "type": "object",
+                            "description": "origin case, docs/interchange.md section 1",
+                        }
+                    }
+                },
+            }
+        },
+    )
+    async def qualify(
+        request: Request, record: bool = True, x_api_key: Annotated[str | None, Header()] = None
+    ) -> Any:
+        """Determine origin (interchange §2). ``record=true`` (default) keeps it: needs an analyst key."""
+        user = _auth(db, x_api_key, "analyst") if record else None
+        data = _json_body(await request.body())
+        if isinstance(data, dict) and _count_materials(data.get("materials")) > lim.materials:
+            raise ApiError(
+                413,
+                "too_many_rows",
+                f"the bill has more than {lim.materials} material lines",
+                limit=lim.materials,
+                hint="use `usmca portfolio run` for large bills",
+            )
+        return await in_engine(_qualify, db, data, user)
+
+    @app.get(f"{API}/determinations", tags=["origin"])
+    def determinations(
+        product: str | None = None,
+        limit: Annotated[int, Query(ge=1, le=lim.list_rows)] = 50,
+        offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+        archived: bool = False,
+    ) -> Any:
+        with db.session() as s:
+            rows = records.list_determinations(s, product, limit, offset, archived)
+            return [
+                {k: v for k, v in records.determination_view(s, d).items() if k not in ("case", "result")}
+                for d in rows
+            ]
+
+    @app.get(f"{API}/determinations/{{det_id}}", tags=["origin"], responses=NOT_FOUND)
+    def determination(det_id: Annotated[int, PathParam(ge=1, le=MAX_ID)]) -> Any:
+        with db.session() as s:
+            return records.determination_view(s, records.get_determination(s, det_id))
+
+    @app.get(f"{API}/products/{{key}}/record", tags=["records"], responses={**NOT_FOUND, **WRITE_RESPONSES})
+    def product_record(key: str, _u: Annotated[User, Depends(viewer)]) -> Any:
+        """Everything kept about one good (bills, determinations, certificates, audit entries)."""
+        with db.session() as s:
+            return records.export_record(s, key)
+
+    # duty ---------------------------------------------------------------------------------------------------
+    entry_body = {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"type": "object", "description": "entry, docs/interchange.md section 3"}
+                }
+            },
+        }
+    }
+
+    @app.post(f"{API}/duty", tags=["duty"], openapi_extra=entry_body)
+    async def duty(request: Request) -> Any:
+        """Duty on each line of an entry (interchange §4)."""
+        entry = _entry(_json_body(await request.body()), lim)
+        from usmca.measures.stack import duty_entry
+
+        body = await in_engine(lambda: json.dumps(duty_entry(entry, conn=_conn()).to_dict()))
+        return Response(body, media_type="application/json")  # already plain JSON: skip the re-encoding pass
+
+    @app.post(f"{API}/duty/compare", tags=["duty"], openapi_extra=entry_body)
+    async def duty_compare(request: Request) -> Any:
+        """Each line with and without the USMCA claim, side by side, and what the claim saves."""
+        entry = _entry(_json_body(await request.body()), lim)
+        from usmca.measures.stack import compare_claim
+
+        def run() -> Any:
+            out = []
+            for i, ln in enumerate(entry.lines):
+                c = compare_claim(ln, entry.entry_date, conn=_conn(), prefix=f"lines[{i}]")
+                out.append(
+                    {
+                        "id": c["id"],
+                        "with_claim": c["with_claim"].to_dict(),
+                        "without_claim": c["without_claim"].to_dict(),
+                        "saving": None if c["saving"] is None else float(c["saving"]),
+                    }
+                )
+            return {"entry_date": entry.entry_date.isoformat(), "lines": out}
+
+        return await in_engine(run)
+
+    # portfolio ----------------------------------------------------------------------------------------------
+    @app.post(f"{API}/portfolio/runs", tags=["portfolio"], status_code=202, responses=WRITE_RESPONSES)
+    def portfolio_start(
+        user: Annotated[User, Depends(analyst)],
+        products: Annotated[UploadFile, File()],
+        bom: Annotated[UploadFile, File()],
+        date: Annotated[str, Form(description="YYYY-MM-DD")],
+        declarations: Annotated[UploadFile | None, File()] = None,
+    ) -> Any:
+        """Start a portfolio run (interchange §5) as a background job; poll its status."""
+        uploads = [
+            (n, u.filename, u.file)
+            for n, u in (("products", products), ("bom", bom), ("declarations", declarations))
+            if u is not None
+        ]
+        job_id = start_portfolio_run(db, lim, user.username, uploads, date)
+        return {"id": job_id, "status": "queued", "href": f"{API}/portfolio/runs/{job_id}"}
+
+    @app.get(
+        f"{API}/portfolio/runs/{{job_id}}", tags=["portfolio"], response_model=JobView, responses=NOT_FOUND
+    )
+    def portfolio_status(job_id: str) -> Any:
+        return job_view(db, job_id)
+
+    # certificates -------------------------------------------------------------------------------------------
+    from usmca.certify import CertificationRequest
+
+    @app.post(
+        f"{API}/certificates",
+        tags=["certificates"],
+        status_code=201,
+        responses={**NOT_FOUND, **WRITE_RESPONSES},
+    )
+    def certificate_create(req: CertificationRequest, user: Annotated[User, Depends(analyst)]) -> Any:
+        """A certification of origin (USMCA Annex 5-A) from a recorded, originating determination."""
+        return issue_certificate(db, req, user.username)
+
+    @app.get(f"{API}/certificates/{{cert_id}}", tags=["certificates"], responses=NOT_FOUND)
+    def certificate_show(cert_id: str) -> Any:
+        with db.session() as s:
+            return records.certificate_view(s, records.get_certificate(s, cert_id))
+
+    @app.get(
+        f"{API}/certificates/{{cert_id}}/pdf",
+        tags=["certificates"],
+        responses={200: {"content": {"application/pdf": {}}}, **NOT_FOUND},
+    )
+    def certificate_pdf(cert_id: str) -> Response:
+        from usmca.certify import render_pdf
+
+        with db.session() as s:
+            c = records.get_certificate(s, cert_id)
+            pdf = render_pdf(
+                json.loads(c.elements_json), certificate_id=c.id, validity=records.certificate_validity(s, c)
+            )
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="usmca-certificate-{c.id}.pdf"'},
+        )
+
+    # records ------------------------------------------------------------------------------------------------
+    @app.post(f"{API}/archive", tags=["records"], status_code=201, responses={**NOT_FOUND, **WRITE_RESPONSES})
+    def archive(req: ArchiveRequest, user: Annotated[User, Depends(admin)]) -> Any:
+        with db.session() as s:
+            a = records.archive(s, req.object_type, req.object_id, req.reason, user.username)
+            return {
+                "id": a.id,
+                "object_type": a.object_type,
+                "object_id": a.object_id,
+                "created_at": a.created_at,
+            }
+
+    @app.get(f"{API}/audit/verify", tags=["records"], responses=WRITE_RESPONSES)
+    def audit_verify(_u: Annotated[User, Depends(viewer)]) -> Any:
+        with db.session() as s:
+            return records.verify(s).to_dict()
+
+    @app.post(f"{API}/users", tags=["access"], status_code=201, responses=WRITE_RESPONSES)
+    def user_create(req: UserRequest, user: Annotated[User, Depends(admin)]) -> Any:
+        with db.session() as s:
+            u = records.create_user(s, req.username, req.password, req.role, user.username)
+            return {"username": u.username, "role": u.role, "created_at": u.created_at}
+
+    @app.post(
+        f"{API}/users/{{username}}/keys",
+        tags=["access"],
+        status_code=201,
+        responses={**NOT_FOUND, **WRITE_RESPONSES},
+    )
+    def key_create(username: str, req: KeyRequest, user: Annotated[User, Depends(admin)]) -> Any:
+        """A new API key for the user; shown once, stored hashed."""
+        with db.session() as s:
+            return {
+                "username": username,
+                "name": req.name,
+                "key": records.create_api_key(s, username, req.name, user.username),
+            }
+
+
+def start_portfolio_run(
+    db: Database, lim: Limits, actor: str, uploads: list[tuple[str, str | None, Any]], date_text: str
+) -> str:
+    """Save the uploaded tables under names of our own and start the job; returns its id."""
+    import shutil
+
+    on = _date(date_text, "date")
+    if on is None:
+        raise InputError("date", date_text, "a portfolio run needs the date of production (YYYY-MM-DD)")
+    job_id = str(uuid.uuid4())
+    work = Path(tempfile.mkdtemp(prefix="usmca-run-"))
+    files: dict[str, Path] = {}
+    try:
+        for name, filename, fh_in in uploads:
+            # The client's file name only picks the reader (by extension); the path is ours.
+            ext = Path(filename or "").suffix.lower()
+            if ext not in (".csv", ".xlsx", ".parquet"):
+                raise InputError(name, filename, "a portfolio table is a .csv, .xlsx or .parquet file")
+            dest = work / f"{name}{ext}"
+            with dest.open("wb") as fh:
+                while chunk := fh_in.read(1 << 20):
+                    fh.write(chunk)
+            files[name] = dest
+        for need in ("products", "bom"):
+            if need not in files:
+                raise InputError(need, None, "a portfolio run needs the PRODUCTS and BOM tables")
+        with db.session() as s:
+            s.add(
+                Job(
+                    id=job_id,
+                    kind="portfolio",
+                    status="queued",
+                    params_json=records.canonical({"date": str(on), "files": sorted(files)}),
+                    created_at=now(),
+                    created_by=actor,
+                )
+            )
+            records.audit(s, actor, "portfolio.start", "job", job_id, {"date": str(on)})
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    threading.Thread(target=_run_portfolio, args=(db, job_id, files, on, lim, work), daemon=True).start()
+    return job_id
+
+
+def job_view(db: Database, job_id: str) -> JobView:
+    with db.session() as s:
+        j = s.get(Job, job_id)
+        if j is None:
+            raise NotFoundError(f"no portfolio run {job_id!r}")
+        return JobView(
+            id=j.id,
+            kind=j.kind,
+            status=j.status,
+            created_at=j.created_at,
+            finished_at=j.finished_at,
+            error=j.error,
+            result=json.loads(j.result_json) if j.result_json else None,
+        )
+
+
+def issue_certificate(db: Database, req: Any, actor: str) -> dict[str, Any]:
+    """Build, store and return a certificate (API and pages share this path)."""
+    from usmca.certify import CertificationRefused, build_elements
+
+    with db.session() as s:
+        d = records.get_determination(s, req.determination_id)
+        superseded = _later_failure(s, d)
+        if superseded is not None:
+            raise CertificationRefused(f"determination {d.id} cannot be certified: {superseded}")
+        elements = build_elements(
+            req,
+            json.loads(d.result_json),
+            json.loads(d.case_json),
+            determination_ref={"inputs_hash": d.inputs_hash, "content_hash": d.content_hash},
+        )
+        c = records.store_certificate(s, d.id, elements, actor)
+        return records.certificate_view(s, c)
+
+
+def _later_failure(s: Any, d: Any) -> str | None:
+    """A determination already superseded by a failing one cannot be certified."""
+    from sqlalchemy import select
+
+    from usmca.app.models import DeterminationRecord
+
+    later = s.execute(
+        select(DeterminationRecord)
+        .where(
+            DeterminationRecord.product_id == d.product_id,
+            DeterminationRecord.id > d.id,
+            DeterminationRecord.status != "originating",
+        )
+        .limit(1)
+    ).scalar_one_or_none()
+    return None if later is None else f"a later determination ({later.id}) found the good {later.status}"
+
+
+def _entry(data: Any, lim: Limits) -> Any:
+    from usmca.measures.entry import parse_entry
+
+    if (
+        isinstance(data, dict)
+        and isinstance(data.get("lines"), list)
+        and len(data["lines"]) > lim.entry_lines
+    ):
+        raise ApiError(
+            413,
+            "too_many_rows",
+            f"the entry has more than {lim.entry_lines} lines",
+            limit=lim.entry_lines,
+            hint="split it, or use `usmca duty FILE`",
+        )
+    return parse_entry(data)
+
+
+def _qualify(db: Database, data: Any, user: User | None) -> dict[str, Any]:
+    from usmca.origin.case import parse_case
+    from usmca.origin.determine import determine
+
+    case = parse_case(data)
+    d = determine(case, corpus=corpus(), conn=_conn())
+    result = d.to_json_dict()
+    out: dict[str, Any] = {"determination": result, "record": None}
+    if user is not None:
+        with db.session() as s:
+            rec = records.record_determination(s, case.model_dump(mode="json"), result, user.username)
+            out["record"] = {
+                "id": rec.id,
+                "inputs_hash": rec.inputs_hash,
+                "content_hash": rec.content_hash,
+                "href": f"{API}/determinations/{rec.id}",
+            }
+    return out
+
+
+def _run_portfolio(
+    db: Database, job_id: str, files: dict[str, Path], on: dt.date | None, lim: Limits, work: Path
+) -> None:
+    """The job body: state is kept in the jobs table so a restart sees what was running (and what failed)."""
+
+    def set_state(**kw: Any) -> None:
+        with db.session() as s:
+            j = s.get(Job, job_id)
+            if j is not None:
+                for k, v in kw.items():
+                    setattr(j, k, v)
+
+    with _RUNS:  # one portfolio run at a time: the machine has 2 cores and the API must stay responsive
+        _run_job(files, on, lim, work, set_state)
+
+
+_RUNS = threading.Semaphore(1)
+
+
+def _run_job(
+    files: dict[str, Path], on: dt.date | None, lim: Limits, work: Path, set_state: Callable[..., None]
+) -> None:
+    import shutil
+
+    try:
+        set_state(status="running")
+        from usmca.portfolio.run import run_files
+
+        if on is None:
+            raise InputError("date", None, "a portfolio run needs the date of production")
+        res = run_files(files["products"], files["bom"], files.get("declarations"), on=on, conn=_conn())
+        rows = res.results.head(lim.portfolio_result_rows).to_dicts()
+        result = {
+            "summary": res.summary(),
+            "rows": rows,
+            "rows_total": res.results.height,
+            "row_errors": [str(e) for e in res.errors[:200]],
+        }
+        set_state(status="done", result_json=records.canonical(result), finished_at=now())
+    except Exception as exc:  # the job records any failure; the server keeps running
+        msg = str(exc) if isinstance(exc, UsmcaError) else f"{type(exc).__name__}: {exc}"
+        set_state(status="failed", error=msg[:2000], finished_at=now())
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def app_from_env() -> FastAPI:
+    """The app factory ``usmca serve`` hands to uvicorn (database from ``USMCA_DB``)."""
+    return create_app()

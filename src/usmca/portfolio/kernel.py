@@ -1,0 +1,664 @@
+"""Vectorized evaluation of the bill-level legal tests over a whole portfolio (Polars; docs/adr/0004).
+
+The single-good engine (``usmca.origin.determine``) is the reference: this kernel computes the same answer for
+the cases it covers, in columnar form, and hands every other SKU back with the reason (``fallback``):
+
+* rule lookup: distinct good codes are joined to the rules' scope ranges by an interval join on the code
+  prefix at each range width (ranges are never expanded into lists);
+* tariff shift: ``TariffShift.allows`` in vectorized form. Range-set membership (exclusions, "from" codes,
+  "that group") depends only on (alternative, material code), so it is computed once per distinct pair by
+  an interval join; the level comparisons with the good's code run per line;
+* de minimis (non-originating materials failing the shift within 10% of the base), RVC by both methods with
+  exact integer arithmetic, the parts fallback (criterion D), wholly-from-originating (criterion C).
+
+What the kernel leaves to the single-good engine: goods outside a single structured rule (none, several, an
+end use, a date window, conditions, unparsed text, mapping defects), automotive goods, material codes too
+short for the rule's test, and de minimis for goods with special de minimis provisions (chapters 1-27, 50-63).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+import polars as pl
+
+from usmca.nomenclature.codes import LEVEL_DIGITS, CodeSet
+from usmca.rules.grammar import Rule
+
+TERRITORY = ("US", "MX", "CA")
+KINDS = ("any_other", "outside_group", "including_group", "from_codes", "no_change")
+PARTS_RVC_TV, PARTS_RVC_NC = 60, 50  # criterion D thresholds (Article 4.2(d); s.4)
+PARTS_EXCLUDED_CHAPTERS = ("61", "62", "63")
+AUTOMOTIVE_CHAPTERS = ("87",)
+VEHICLE_USES = ("passenger_vehicle", "light_truck", "heavy_truck", "other_vehicle")
+
+
+@dataclass(frozen=True)
+class RuleTables:
+    """The corpus flattened into columnar tables for the kernel.
+
+    ``scope``: rule_idx, width, lo, hi (integer code prefixes). ``alts``: one row per alternative.
+    ``sets``: alt_idx, set (except|from|group), width, lo, hi. ``rules``: rule_idx, rule_id, kernel_ok, why.
+    """
+
+    rules: tuple[Rule, ...]
+    rule_info: pl.DataFrame
+    scope: pl.DataFrame
+    alts: pl.DataFrame
+    sets: pl.DataFrame
+
+    @classmethod
+    def from_rules(cls, rules: Iterable[Rule]) -> RuleTables:
+        rules = tuple(rules)
+        info, scope, alts, sets = [], [], [], []
+        alt_idx = 0
+        for i, r in enumerate(rules):
+            why = kernel_blocker(r)
+            info.append({"rule_idx": i, "rule_id": r.id, "kernel_ok": why is None, "why": why})
+            ch = r.provenance.chapter
+            for cr in r.scope.ranges:
+                scope.append(
+                    {
+                        "rule_idx": i,
+                        "chapter": ch,
+                        "width": cr.width,
+                        "lo": int(cr.start),
+                        "hi": int(cr.end),
+                        "ambiguous": False,
+                    }
+                )
+            # codes reached through a correlation that is not one-to-one: ``rules_for`` says ambiguous
+            for cr in getattr(r, "scope_ambiguous", CodeSet()).ranges:
+                scope.append(
+                    {
+                        "rule_idx": i,
+                        "chapter": ch,
+                        "width": cr.width,
+                        "lo": int(cr.start),
+                        "hi": int(cr.end),
+                        "ambiguous": True,
+                    }
+                )
+            for a in r.alternatives:
+                sh = a.shift
+                alts.append(
+                    {
+                        "alt_idx": alt_idx,
+                        "rule_idx": i,
+                        "label": a.label,
+                        "kind": sh.kind if sh else None,
+                        "n": LEVEL_DIGITS[sh.level] if sh else None,
+                        "also_n": LEVEL_DIGITS[sh.also_from_level] if sh and sh.also_from_level else None,
+                        "needs_digits": sh.needs_digits() if sh else 0,
+                        "rvc_tv": a.rvc.transaction_value if a.rvc else None,
+                        "rvc_nc": a.rvc.net_cost if a.rvc else None,
+                        "has_rvc": a.rvc is not None,
+                    }
+                )
+                if sh is not None:
+                    for name, cs in (
+                        ("except", sh.except_from),
+                        ("from", sh.from_codes),
+                        ("group", sh.group),
+                    ):
+                        sets.extend(_set_rows(alt_idx, name, cs))
+                # the codes of the scope this branch changes to (empty = all): other goods skip the branch
+                sets.extend(_set_rows(alt_idx, "target", getattr(a, "target", CodeSet())))
+                alt_idx += 1
+        return cls(
+            rules=rules,
+            rule_info=pl.DataFrame(
+                info,
+                schema={
+                    "rule_idx": pl.Int32,
+                    "rule_id": pl.String(),
+                    "kernel_ok": pl.Boolean(),
+                    "why": pl.String(),
+                },
+            ),
+            scope=pl.DataFrame(
+                scope,
+                schema={
+                    "rule_idx": pl.Int32,
+                    "chapter": pl.String(),
+                    "width": pl.Int32,
+                    "lo": pl.Int64,
+                    "hi": pl.Int64,
+                    "ambiguous": pl.Boolean(),
+                },
+            ),
+            alts=pl.DataFrame(
+                alts,
+                schema={
+                    "alt_idx": pl.Int32,
+                    "rule_idx": pl.Int32,
+                    "label": pl.String(),
+                    "kind": pl.String(),
+                    "n": pl.Int32,
+                    "also_n": pl.Int32,
+                    "needs_digits": pl.Int32,
+                    "rvc_tv": pl.Float64(),
+                    "rvc_nc": pl.Float64(),
+                    "has_rvc": pl.Boolean(),
+                },
+            ),
+            sets=pl.DataFrame(
+                sets,
+                schema={
+                    "alt_idx": pl.Int32,
+                    "set": pl.String(),
+                    "width": pl.Int32,
+                    "lo": pl.Int64,
+                    "hi": pl.Int64,
+                },
+            ),
+        )
+
+
+def _set_rows(alt_idx: int, name: str, cs: CodeSet) -> list[dict[str, object]]:
+    return [
+        {"alt_idx": alt_idx, "set": name, "width": r.width, "lo": int(r.start), "hi": int(r.end)}
+        for r in cs.ranges
+    ]
+
+
+def kernel_blocker(rule: Rule) -> str | None:
+    """Why the kernel cannot evaluate this rule by itself (None = it can)."""
+    if rule.status != "structured" or rule.unparsed_reason:
+        return f"rule {rule.id} is {rule.status}"
+    if rule.provenance.defects:
+        return f"rule {rule.id} has source defects"
+    if rule.use or rule.valid_from or rule.valid_to or getattr(rule, "trade", ()):
+        return f"rule {rule.id} depends on end use, date or trade direction"
+    if getattr(rule, "good", None) is not None:
+        return f"rule {rule.id} depends on the good's description"
+    for a in rule.alternatives:
+        if a.unparsed_reason or a.conditions or a.good_qualifier is not None:
+            return f"rule {rule.id} has conditions"
+        if a.shift is not None and a.shift.kind not in KINDS:
+            return f"rule {rule.id} has an unknown shift kind"
+        if a.shift is None and a.rvc is None:
+            return f"rule {rule.id} has an empty alternative"
+    if not rule.alternatives:
+        return f"rule {rule.id} has no alternatives"
+    return None
+
+
+# ------------------------------------------------------------------------------------------ code primitives
+
+
+def _span(code: pl.Expr, width: pl.Expr | int, pad: str) -> pl.Expr:
+    """Integer value of ``code`` cut or padded to ``width`` digits (a shorter code covers its padded span,
+    as ``CodeRange.contains`` reads it)."""
+    w = width if isinstance(width, pl.Expr) else pl.lit(width)
+    return code.str.slice(0, w).str.pad_end(16, pad).str.slice(0, w).cast(pl.Int64)
+
+
+def match_rules(codes: pl.Series, tables: RuleTables) -> pl.DataFrame:
+    """Distinct good codes -> rule_idxs (rules of the code's chapter whose scope covers it, as
+    ``Corpus.rules_for`` selects them) and ``ambiguous`` (the code is in a rule's ambiguous-mapping scope).
+    An interval join on the prefix at each range width: ranges are never expanded."""
+    df = pl.DataFrame({"hts": codes}).unique().with_columns(pl.col("hts").str.slice(0, 2).alias("chapter"))
+    found = []
+    for w in tables.scope["width"].unique().to_list():
+        sc = tables.scope.filter(pl.col("width") == w).drop("width").rename({"chapter": "r_chapter"})
+        probe = df.with_columns(
+            _span(pl.col("hts"), w, "0").alias("c_lo"), _span(pl.col("hts"), w, "9").alias("c_hi")
+        )
+        found.append(
+            probe.join_where(sc, pl.col("c_lo") >= pl.col("lo"), pl.col("c_hi") <= pl.col("hi"))
+            .filter(pl.col("chapter") == pl.col("r_chapter"))
+            .select("hts", "rule_idx", "ambiguous")
+        )
+    hits = (
+        pl.concat(found)
+        if found
+        else pl.DataFrame(schema={"hts": pl.String, "rule_idx": pl.Int32, "ambiguous": pl.Boolean})
+    )
+    agg = (
+        hits.unique()
+        .group_by("hts")
+        .agg(
+            pl.col("rule_idx").filter(~pl.col("ambiguous")).unique().sort().alias("rule_idxs"),
+            pl.col("ambiguous").any().alias("ambiguous"),
+        )
+    )
+    return (
+        df.drop("chapter")
+        .join(agg, on="hts", how="left")
+        .with_columns(
+            pl.col("rule_idxs").fill_null(pl.lit([], pl.List(pl.Int32))), pl.col("ambiguous").fill_null(False)
+        )
+    )
+
+
+def membership(pairs: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
+    """For distinct (alt_idx, mhts, n): in_except, in_from, in_group (group probed with mhts[:n])."""
+    if tables.sets.height == 0 or pairs.height == 0:
+        return pairs.with_columns(
+            pl.lit(False).alias("in_except"), pl.lit(False).alias("in_from"), pl.lit(False).alias("in_group")
+        )
+    j = pairs.join(tables.sets, on="alt_idx", how="inner")
+    probe = (
+        pl.when(pl.col("set") == "group")
+        .then(pl.col("mhts").str.slice(0, pl.col("n")))
+        .otherwise(pl.col("mhts"))
+    )
+    j = j.with_columns(probe.alias("_p")).with_columns(
+        (
+            (_span(pl.col("_p"), pl.col("width"), "0") >= pl.col("lo"))
+            & (_span(pl.col("_p"), pl.col("width"), "9") <= pl.col("hi"))
+        ).alias("_in")
+    )
+    agg = (
+        j.group_by("alt_idx", "mhts", "set")
+        .agg(pl.col("_in").any())
+        .pivot(on="set", index=["alt_idx", "mhts"], values="_in")
+    )
+    for s in ("except", "from", "group"):
+        if s not in agg.columns:
+            agg = agg.with_columns(pl.lit(False).alias(s))
+    out = pairs.join(agg, on=["alt_idx", "mhts"], how="left")
+    return out.with_columns(
+        pl.col("except").fill_null(False).alias("in_except"),
+        pl.col("from").fill_null(False).alias("in_from"),
+        pl.col("group").fill_null(False).alias("in_group"),
+    ).drop("except", "from", "group")
+
+
+def _branches_for_good(pa: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
+    """Drop (SKU, alternative) pairs whose branch changes to other codes of the scope (``Alternative.target``)."""
+    tg = tables.sets.filter(pl.col("set") == "target")
+    if tg.height == 0:
+        return pa
+    pairs = pa.select("alt_idx", "ghts").unique().join(tg, on="alt_idx", how="inner")
+    inside = (_span(pl.col("ghts"), pl.col("width"), "0") >= pl.col("lo")) & (
+        _span(pl.col("ghts"), pl.col("width"), "9") <= pl.col("hi")
+    )
+    hit = pairs.with_columns(inside.alias("_in")).group_by("alt_idx", "ghts").agg(pl.col("_in").any())
+    out = pa.join(hit, on=["alt_idx", "ghts"], how="left")
+    return out.filter(pl.col("_in").is_null() | pl.col("_in")).drop("_in")
+
+
+def shift_allows() -> pl.Expr:
+    """``TariffShift.allows`` over columns kind, n, also_n, mhts, ghts, in_except, in_from, in_group."""
+    m, g = pl.col("mhts"), pl.col("ghts")
+    differs_n = m.str.slice(0, pl.col("n")) != g.str.slice(0, pl.col("n"))
+    differs_also = m.str.slice(0, pl.col("also_n")) != g.str.slice(0, pl.col("also_n"))
+    kind = pl.col("kind")
+    body = (
+        pl.when(kind == "no_change")
+        .then(True)
+        .when(kind.is_in(["any_other", "including_group"]))
+        .then(differs_n)
+        .when(kind == "outside_group")
+        .then(~pl.col("in_group"))
+        .when(kind == "from_codes")
+        .then(pl.col("in_from") | (pl.col("also_n").is_not_null() & differs_also))
+        .otherwise(False)
+    )
+    return ~pl.col("in_except") & body
+
+
+# ------------------------------------------------------------------------------------------------- kernel
+
+
+@dataclass
+class KernelResult:
+    results: pl.DataFrame  # one row per SKU the kernel decided
+    fallback: pl.DataFrame  # sku, reason: SKUs left to the single-good engine
+
+
+RESULT_SCHEMA = pl.Schema(
+    {
+        "sku": pl.String(),
+        "status": pl.String(),
+        "criterion": pl.String(),
+        "rule_id": pl.String(),
+        "rvc_transaction_value": pl.Float64(),
+        "rvc_net_cost": pl.Float64(),
+        "rvc_margin": pl.Float64(),
+        "blockers": pl.List(pl.String),
+        "needs": pl.List(pl.String),
+        "de_minimis": pl.Boolean(),
+    }
+)
+EMPTY = pl.lit([], pl.List(pl.String))
+T, U, F = 1, 0, -1  # three-valued verdicts: passed, undecided (needs a fact), failed
+
+
+def _pct(num: pl.Expr, base: pl.Expr) -> pl.Expr:
+    """num/base as a percentage rounded half-up to one decimal (``rvc.round_pct``), from integer micros:
+    floor(num * 1000 / base + 1/2) / 10, exact for non-negative figures."""
+    return (((num * 2000 + base) // (2 * base)).cast(pl.Float64) / 10).round(1)
+
+
+def _meets(base: str, thr: pl.Expr) -> pl.Expr:
+    """(base - vnm) / base >= thr%, exactly: 1000 (base - vnm) >= (10 thr) base (one-decimal thresholds)."""
+    return 1000 * (pl.col(base) - pl.col("vnm")) >= (thr * 10).round().cast(pl.Int64) * pl.col(base)
+
+
+def _within_10(value: pl.Expr) -> pl.Expr:
+    """s.5(1)/5(4) value share: within 10% of the adjusted TV or of the total cost (either base is enough)."""
+    return (pl.col("tv").is_not_null() & (100 * value <= 10 * pl.col("tv"))) | (
+        pl.col("tc").is_not_null() & (100 * value <= 10 * pl.col("tc"))
+    )
+
+
+def _rvc_verdict(req_tv: pl.Expr, req_nc: pl.Expr) -> pl.Expr:
+    """``criteria.rvc_test`` with method best: any allowed, computable method passing -> T; else a method
+    allowed but not computable -> U; else F. The s.5(4) de minimis (all VNM within 10%) passes first."""
+    tv_ok = req_tv.is_not_null() & pl.col("tv").is_not_null() & _meets("tv", req_tv)
+    nc_ok = req_nc.is_not_null() & pl.col("nc").is_not_null() & _meets("nc", req_nc)
+    missing = (req_tv.is_not_null() & pl.col("tv").is_null()) | (
+        req_nc.is_not_null() & pl.col("nc").is_null()
+    )
+    return (pl.when(pl.col("s54") | tv_ok | nc_ok).then(T).when(missing).then(U).otherwise(F)).cast(pl.Int8)
+
+
+def evaluate(
+    products: pl.DataFrame,
+    lines: pl.DataFrame,
+    tables: RuleTables,
+    dm_exclusion: Callable[[str, str], int] | None = None,
+    dm_mode: Callable[[str], str] | None = None,
+    parts_in_nomenclature: Callable[[str], bool | None] | None = None,
+    deemed_originating: Callable[[str], bool] | None = None,
+) -> KernelResult:
+    """Evaluate SKUs whose bills are final (``lines.origin`` settled; no self-produced lines left).
+
+    products: sku, hts, country_of_production, use, transaction_value_u, international_shipment_u,
+    total_cost_u, net_cost_u. lines: parent_sku, component_id, component_hts, value_u, origin.
+    ``dm_exclusion(good_hts, material_hts)``: 0/1/2 = s.5(3) does not exclude / may exclude (facts needed) /
+    excludes the material; ``dm_mode(good_hts)``: "value", "none" or "other" (see ``de_minimis_mode``); both
+    from ``usmca.rules.general`` (``run.general_hooks``). Without them de minimis is by value, no exclusion.
+    ``parts_in_nomenclature(good_hts)``: whether the schedule's text for the good's subheading names parts
+    (s.3(5)(a)); None = not read (the parts fallback is then undecided). ``deemed_originating(good_hts)``: the
+    good is listed in Schedule 2 (s.3(7)) with nothing left to state (others go to the engine: ``run.screen``).
+    """
+    p = products.select(
+        "sku",
+        pl.col("hts").alias("ghts"),
+        pl.col("country_of_production").alias("cop"),
+        "use",
+        (pl.col("transaction_value_u") - pl.col("international_shipment_u").fill_null(0)).alias("tv"),
+        pl.coalesce("net_cost_u", "total_cost_u").alias("nc"),
+        # the single-good case gets net_cost when given, else total_cost: only then is total cost a base
+        pl.when(pl.col("net_cost_u").is_null()).then(pl.col("total_cost_u")).alias("tc"),
+    )
+    ln = lines.select(
+        pl.col("parent_sku").alias("sku"),
+        pl.col("component_id").alias("comp"),
+        pl.col("component_hts").alias("mhts"),
+        pl.col("value_u").alias("val"),
+        (pl.col("origin") != "originating").alias("nonorig"),
+    )
+    fallback: list[pl.DataFrame] = []
+
+    def send_back(df: pl.DataFrame, reason: str | pl.Expr) -> None:
+        r = pl.lit(reason) if isinstance(reason, str) else reason
+        fallback.append(df.select("sku", r.alias("reason")))
+
+    # --- per-SKU bill aggregates
+    agg = ln.group_by("sku").agg(
+        pl.len().alias("n_lines"),
+        pl.col("nonorig").sum().alias("n_nonorig"),
+        pl.col("val").filter(pl.col("nonorig")).sum().alias("vnm"),
+    )
+    p = p.join(agg, on="sku", how="left").with_columns(
+        pl.col("n_lines").fill_null(0), pl.col("vnm").fill_null(0)
+    )
+    out_territory = p.filter(~pl.col("cop").is_in(TERRITORY))
+    p = p.filter(pl.col("cop").is_in(TERRITORY))
+    send_back(
+        p.filter(pl.col("n_lines") == 0),
+        "no bill of materials (wholly obtained is a fact the kernel does not take)",
+    )
+    p = p.filter(pl.col("n_lines") > 0)
+    auto = p.filter(
+        pl.col("ghts").str.slice(0, 2).is_in(AUTOMOTIVE_CHAPTERS) | pl.col("use").is_in(VEHICLE_USES)
+    )
+    send_back(auto, "automotive good")
+    p = p.join(auto.select("sku"), on="sku", how="anti")
+
+    # --- (C) every material originating (s.3(3)): decided before any rule is looked up
+    all_orig = p.filter(pl.col("n_nonorig") == 0)
+    p = p.filter(pl.col("n_nonorig") > 0)
+
+    # --- rule lookup (by distinct good code)
+    rm = match_rules(p["ghts"], tables).with_columns(pl.col("rule_idxs").list.len().alias("n_rules"))
+    p = p.join(rm, left_on="ghts", right_on="hts", how="left")
+    send_back(p.filter(pl.col("ambiguous")), "the code's rule is reached through an ambiguous correlation")
+    p = p.filter(~pl.col("ambiguous")).drop("ambiguous")
+    send_back(p.filter(pl.col("n_rules") == 0), "no rule found for the code")
+    send_back(p.filter(pl.col("n_rules") > 1), "several rules match the code")
+    p = (
+        p.filter(pl.col("n_rules") == 1)
+        .with_columns(pl.col("rule_idxs").list.first().alias("rule_idx"))
+        .drop("rule_idxs", "n_rules")
+    )
+    p = p.join(tables.rule_info, on="rule_idx", how="left")
+    send_back(p.filter(~pl.col("kernel_ok")), pl.col("why"))
+    p = p.filter(pl.col("kernel_ok")).drop("kernel_ok", "why")
+
+    # --- per (SKU, alternative, non-originating line): the tariff shift
+    pa = p.select("sku", "ghts", "rule_idx").join(tables.alts, on="rule_idx", how="inner")
+    pa = _branches_for_good(pa, tables)
+    no_branch = p.join(pa.select("sku").unique(), on="sku", how="anti")
+    send_back(no_branch, "no branch of the rule changes to the good's code")
+    p = p.join(no_branch.select("sku"), on="sku", how="anti")
+    nl = ln.filter(pl.col("nonorig")).join(p.select("sku"), on="sku", how="semi")
+    short = (
+        nl.join(pa.group_by("sku").agg(pl.col("needs_digits").max().alias("nd")), on="sku")
+        .filter(pl.col("mhts").str.len_chars() < pl.col("nd"))
+        .select("sku")
+        .unique()
+    )
+    send_back(short, "a material code is too short for the rule's test")
+    p, pa, nl = (d.join(short, on="sku", how="anti") for d in (p, pa, nl))
+
+    la = nl.join(
+        pa.select("sku", "ghts", "alt_idx", "kind", "n", "also_n").filter(pl.col("kind").is_not_null()),
+        on="sku",
+        how="inner",
+    )
+    mem = membership(la.select("alt_idx", "mhts", "n").unique(), tables)
+    la = la.join(mem, on=["alt_idx", "mhts", "n"], how="left").with_columns(shift_allows().alias("ok"))
+    fails = la.filter(~pl.col("ok"))
+    undivided = pl.col("ghts").str.slice(4, 2) == "00"
+    same_sub = (pl.col("mhts").str.slice(0, 6) == pl.col("ghts").str.slice(0, 6)) | (
+        undivided & (pl.col("mhts").str.slice(0, 4) == pl.col("ghts").str.slice(0, 4))
+    )
+    # De minimis policy per distinct good code (rules.general): "value" (s.5(1)), "none" (no de minimis open),
+    # "other" (a weight test: textiles and apparel, s.5(6)-(9)) - the last left to the single-good engine.
+    codes = fails.select("ghts").unique()
+    modes = [dm_mode(g) if dm_mode else "value" for g in codes["ghts"].to_list()]
+    fails = fails.join(codes.with_columns(pl.Series("dm_mode", modes, pl.String)), on="ghts", how="left")
+    weight_dm = fails.filter(pl.col("dm_mode") == "other").select("sku").unique()
+    send_back(weight_dm, "de minimis by weight (textiles, s.5(6)-(9))")
+    p, pa, fails = (d.join(weight_dm, on="sku", how="anti") for d in (p, pa, fails))
+    # s.5(3) exclusions per distinct (good, material): 0 none, 1 depends on facts the bill does not give,
+    # 2 certain.
+    if dm_exclusion is not None and fails.height:
+        pairs = fails.select("ghts", "mhts").unique()
+        flags = [dm_exclusion(g, m) for g, m in pairs.iter_rows()]
+        fails = fails.join(pairs.with_columns(pl.Series("excl", flags, pl.Int8)), on=["ghts", "mhts"], how="left")
+    else:
+        fails = fails.with_columns(pl.lit(0, pl.Int8).alias("excl"))
+    alt_fail = (
+        fails.with_columns(same_sub.alias("same"))
+        .group_by("sku", "alt_idx")
+        .agg(
+            pl.len().alias("n_fail"),
+            pl.col("val").sum().alias("fail_val"),
+            pl.col("comp").unique(maintain_order=True).alias("fail_comps"),
+            pl.col("same").all().alias("fail_same_sub"),
+            pl.col("excl").max().alias("excl"),
+            (pl.col("dm_mode").first() == "none").alias("dm_none"),
+        )
+    )
+
+    sku_base = p.select("sku", "tv", "nc", "tc", "vnm", "ghts").with_columns(
+        _within_10(pl.col("vnm")).alias("s54")
+    )
+    a = (
+        pa.drop("ghts")
+        .join(alt_fail, on=["sku", "alt_idx"], how="left")
+        .join(sku_base, on="sku")
+        .with_columns(
+            pl.col("n_fail").fill_null(0),
+            pl.col("fail_val").fill_null(0),
+            pl.col("excl").fill_null(0),
+            pl.col("dm_none").fill_null(False),
+            pl.col("fail_same_sub").fill_null(False),
+        )
+    )
+    # s.5(1) by value (``criteria.de_minimis_value``): the share first (no base: undecided; over 10% of both
+    # bases: fails), then the s.5(3) exclusions (certain: fails; depending on facts: undecided).
+    dm_v = (
+        pl.when(pl.col("dm_none"))
+        .then(F)
+        .when(pl.col("tv").is_null() & pl.col("tc").is_null())
+        .then(U)
+        .when(~_within_10(pl.col("fail_val")))
+        .then(F)
+        .when(pl.col("excl") == 2)
+        .then(F)
+        .when(pl.col("excl") == 1)
+        .then(U)
+        .otherwise(T)
+    )
+    # (D) s.3(4)(a)/(5) (``criteria.parts_fallback_applies``): every failing material shares the good's
+    # subheading (or its heading, not subdivided), and the schedule's text for it names parts; where it does not
+    # (or was not read) the producer's statement is needed, a fact the bill does not give. Never ch. 61-63.
+    ap_codes = a.select("ghts").unique()
+    ap_vals = [parts_in_nomenclature(g) if parts_in_nomenclature else None for g in ap_codes["ghts"].to_list()]
+    a = a.join(ap_codes.with_columns(pl.Series("parts_nom", ap_vals, pl.Boolean)), on="ghts", how="left")
+    d_ap = (
+        pl.when(
+            pl.col("kind").is_null()
+            | (pl.col("n_fail") == 0)
+            | ~pl.col("fail_same_sub")
+            | pl.col("ghts").str.slice(0, 2).is_in(PARTS_EXCLUDED_CHAPTERS)
+        )
+        .then(F)
+        .when(pl.col("parts_nom").fill_null(False))
+        .then(T)
+        .otherwise(U)
+    )
+    a = a.with_columns(
+        (pl.col("n_fail") > 0).alias("failing"),
+        pl.when(pl.col("kind").is_null() | (pl.col("n_fail") == 0)).then(T).otherwise(dm_v).cast(pl.Int8)
+        .alias("shift_v"),
+        pl.when(pl.col("has_rvc"))
+        .then(_rvc_verdict(pl.col("rvc_tv"), pl.col("rvc_nc")))
+        .otherwise(T)
+        .cast(pl.Int8)
+        .alias("rvc_v"),
+        d_ap.cast(pl.Int8).alias("d_ap"),
+        pl.max_horizontal(pl.lit(float(PARTS_RVC_TV)), pl.col("rvc_tv").fill_null(0)).alias("d_tv"),
+        pl.max_horizontal(pl.lit(float(PARTS_RVC_NC)), pl.col("rvc_nc").fill_null(0)).alias("d_nc"),
+    )
+    a = a.with_columns(
+        pl.min_horizontal("shift_v", "rvc_v").alias("b_v"),  # three-valued AND (F < U < T)
+        pl.when(pl.col("d_ap") == F)
+        .then(F)
+        .otherwise(pl.min_horizontal(pl.col("d_ap"), _rvc_verdict(pl.col("d_tv"), pl.col("d_nc"))))
+        .cast(pl.Int8)
+        .alias("d_v"),
+        (pl.col("failing") & (pl.col("shift_v") == T)).alias("dm_ok"),
+    )
+    a = a.sort("sku", "alt_idx")
+    # The record the single-good engine reports (``determine._psr``): the first passing alternative, else the
+    # first undecided, else the first failing one whose RVC was computed, else the first failing one; for (D)
+    # the first alternative that passes.
+    a = a.with_columns(
+        pl.when(pl.col("b_v") == T)
+        .then(0)
+        .when(pl.col("b_v") == U)
+        .then(1)
+        .when(pl.col("has_rvc"))
+        .then(2)
+        .otherwise(3)
+        .alias("_pref")
+    )
+    rec = a.sort("sku", "_pref", "alt_idx").group_by("sku", maintain_order=True).first()
+    d = a.group_by("sku").agg(
+        (pl.col("d_v") == T).any().alias("d_ok"),
+        (pl.col("d_v") == U).any().alias("d_u"),
+        pl.col("d_tv").filter(pl.col("d_v") == T).first().alias("d_req_tv"),
+        pl.col("d_nc").filter(pl.col("d_v") == T).first().alias("d_req_nc"),
+    )
+    r = rec.join(d, on="sku").join(tables.rule_info.select("rule_idx", "rule_id"), on="rule_idx")
+    b_ok, b_u = pl.col("b_v") == T, pl.col("b_v") == U
+    d_win = ~b_ok & pl.col("d_ok")
+    # s.3(7) Schedule 2 (``determine._schedule_2``): a listed good that fails (B) and (D) is deemed originating,
+    # with no certification criterion.
+    dm_codes = r.select("ghts").unique()
+    dm_vals = [bool(deemed_originating(g)) if deemed_originating else False for g in dm_codes["ghts"].to_list()]
+    r = r.join(dm_codes.with_columns(pl.Series("deemed", dm_vals, pl.Boolean)), on="ghts", how="left")
+    deemed = ~b_ok & ~d_win & pl.col("deemed")
+    status = (
+        pl.when(b_ok | d_win | deemed)
+        .then(pl.lit("originating"))
+        .when(b_u | pl.col("d_u"))
+        .then(pl.lit("unresolved"))
+        .otherwise(pl.lit("non_originating"))
+    )
+    # RVC figures appear when the reported path asks for an RVC (also when s.5(4) waives it).
+    shown = pl.col("has_rvc") | d_win
+    tv_pct = pl.when(pl.col("tv").is_not_null()).then(_pct(pl.col("tv") - pl.col("vnm"), pl.col("tv")))
+    nc_pct = pl.when(pl.col("nc").is_not_null()).then(_pct(pl.col("nc") - pl.col("vnm"), pl.col("nc")))
+    req_tv = pl.when(d_win).then(pl.col("d_req_tv")).otherwise(pl.col("rvc_tv"))
+    req_nc = pl.when(d_win).then(pl.col("d_req_nc")).otherwise(pl.col("rvc_nc"))
+    res = r.with_columns(
+        status.alias("status"),
+        pl.when(b_ok).then(pl.lit("B")).when(d_win).then(pl.lit("D")).alias("criterion"),
+        pl.when(shown).then(tv_pct).alias("rvc_transaction_value"),
+        pl.when(shown).then(nc_pct).alias("rvc_net_cost"),
+        pl.when(shown).then(pl.max_horizontal(tv_pct - req_tv, nc_pct - req_nc)).alias("rvc_margin"),
+        pl.when(b_ok | d_win | deemed).then(EMPTY).otherwise(pl.col("fail_comps")).fill_null(EMPTY)
+        .alias("blockers"),
+        (b_ok & pl.col("dm_ok")).alias("de_minimis"),
+        pl.when(deemed).then(EMPTY).otherwise(_needs(b_u, pl.col("d_u"), pl.col("rvc_tv"), pl.col("rvc_nc")))
+        .alias("needs"),
+    )
+    c = all_orig.select(
+        "sku",
+        pl.lit("originating").alias("status"),
+        pl.lit("C").alias("criterion"),
+        pl.lit(None, pl.String).alias("rule_id"),
+        pl.lit(None, pl.Float64).alias("rvc_transaction_value"),
+        pl.lit(None, pl.Float64).alias("rvc_net_cost"),
+        pl.lit(None, pl.Float64).alias("rvc_margin"),
+        EMPTY.alias("blockers"),
+        EMPTY.alias("needs"),
+        pl.lit(False).alias("de_minimis"),
+    )
+    o = out_territory.select(
+        "sku",
+        pl.lit("non_originating").alias("status"),
+        pl.lit(None, pl.String).alias("criterion"),
+        pl.lit(None, pl.String).alias("rule_id"),
+        pl.lit(None, pl.Float64).alias("rvc_transaction_value"),
+        pl.lit(None, pl.Float64).alias("rvc_net_cost"),
+        pl.lit(None, pl.Float64).alias("rvc_margin"),
+        EMPTY.alias("blockers"),
+        EMPTY.alias("needs"),
+        pl.lit(False).alias("de_minimis"),
+    )
+    results = pl.concat([o, c, res.select(list(RESULT_SCHEMA))], how="vertical_relaxed").cast(RESULT_SCHEMA)
+    fb = pl.concat(fallback) if fallback else pl.DataFrame(schema={"sku": pl.String, "reason": pl.String})
+    return KernelResult(results=results, fallback=fb.unique("sku", keep="first", maintain_order=True))
+
+
+def _needs(b_u: pl.Expr, d_u: pl.Expr, req_tv: pl.Expr, req_nc: pl.Expr) -> pl.Expr:
+    """Facts that would settle an undecided RVC (the same field names as the single-good engine)."""
+    tv_need = pl.when(pl.col("tv").is_null() & ((b_u & req_tv.is_not_null()) | d_u)).then(
+        pl.lit("good.transaction_value")
+    )
+    nc_need = pl.when(pl.col("nc").is_null() & ((b_u & req_nc.is_not_null()) | d_u)).then(
+        pl.lit("good.total_cost (with excluded_costs) or good.net_cost")
+    )
+    return pl.concat_list(tv_need, nc_need).list.drop_nulls()

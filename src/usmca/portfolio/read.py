@@ -1,0 +1,595 @@
+"""Read the portfolio tables (interchange section 5) from CSV, XLSX or Parquet into checked Polars frames.
+
+Every cell is read as text first (codes keep their leading zeros), then checked column by column in
+vectorized form. A bad row never stops the run: it goes to the error report with its file and row number,
+and the SKU it belongs to is skipped (a SKU with a bad bill line cannot be evaluated without guessing).
+Supplier declarations fill the origin of BOM lines whose ``origin`` cell is empty, by the SKU's date.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from usmca.errors import InputError
+
+PRODUCT_COLUMNS = (
+    "sku",
+    "hts",
+    "description",
+    "country_of_production",
+    "transaction_value",
+    "international_shipment",
+    "total_cost",
+    "net_cost",
+    "use",
+    "date",
+    "annual_quantity",
+    "annual_value",
+    "country_of_origin",
+)
+PRODUCT_REQUIRED = ("sku", "hts", "country_of_production")
+PRODUCT_MONEY = (
+    "transaction_value",
+    "international_shipment",
+    "total_cost",
+    "net_cost",
+    "annual_quantity",
+    "annual_value",
+)
+BOM_COLUMNS = (
+    "parent_sku",
+    "component_id",
+    "description",
+    "component_hts",
+    "quantity_per",
+    "value",
+    "origin",
+    "country",
+    "supplier",
+    "weight_kg",
+    "intermediate",
+)
+BOM_REQUIRED = ("parent_sku", "component_id", "component_hts", "value")
+DECLARATION_COLUMNS = ("supplier", "component_id", "originating", "valid_from", "valid_to", "certificate_id")
+DECLARATION_REQUIRED = ("supplier", "originating")
+
+USES = ("passenger_vehicle", "light_truck", "heavy_truck", "other_vehicle", "aftermarket", "not_automotive")
+ORIGINS = ("originating", "non_originating", "unknown")
+TRUE_WORDS = ("yes", "y", "true", "1", "originating")
+FALSE_WORDS = ("no", "n", "false", "0", "non_originating")
+CODE_RE = r"^(\d{6}|\d{8}|\d{10})$"
+COUNTRY_RE = r"^[A-Z]{2}$"
+
+
+@dataclass(frozen=True, slots=True)
+class RowError:
+    """One row-level problem: ``row`` is the spreadsheet row (header = 1), for Parquet the 1-based record."""
+
+    file: str
+    row: int
+    field: str
+    value: str | None
+    problem: str
+    sku: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "file": self.file,
+            "row": self.row,
+            "field": self.field,
+            "value": self.value,
+            "problem": self.problem,
+            "sku": self.sku,
+        }
+
+
+@dataclass
+class Portfolio:
+    """Checked tables ready for the kernel, plus what was set aside and why."""
+
+    products: pl.DataFrame  # one row per evaluable SKU
+    bom: pl.DataFrame  # lines of evaluable SKUs; `origin` final (declarations applied), `self_produced` flag
+    declarations: pl.DataFrame
+    errors: list[RowError] = field(default_factory=list)
+    skipped: dict[str, str] = field(default_factory=dict)  # sku -> first reason
+
+    def skipped_summary(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for reason in self.skipped.values():
+            key = reason.split(":", 1)[0]
+            out[key] = out.get(key, 0) + 1
+        return out
+
+
+# --------------------------------------------------------------------------------------------- raw reading
+
+
+def read_table(path: Path, columns: Iterable[str], required: Iterable[str]) -> pl.DataFrame:
+    """Read a table with every column as text (nulls for empty cells) and a ``_row`` column for the report."""
+    path = Path(path)
+    if not path.exists():
+        raise InputError(str(path), str(path), "file not found")
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        df = pl.read_csv(path, infer_schema=False)
+        first_row = 2
+    elif suffix in (".xlsx", ".xlsm"):
+        df = _read_xlsx(path)
+        first_row = 2
+    elif suffix in (".parquet", ".pq"):
+        df = pl.read_parquet(path)
+        for name, dtype in df.schema.items():
+            if name in ("hts", "component_hts") and dtype.is_integer():
+                raise InputError(
+                    f"{path.name}:{name}",
+                    str(dtype),
+                    "HTS codes must be stored as text so leading zeros are kept",
+                )
+        df = df.with_columns(pl.all().cast(pl.String))
+        first_row = 1
+    else:
+        raise InputError(str(path), suffix, "unsupported table format", "use .csv, .xlsx or .parquet")
+    df = df.rename({c: c.strip().lower() for c in df.columns})
+    missing = [c for c in required if c not in df.columns]
+    if missing:
+        raise InputError(
+            f"{path.name}",
+            ", ".join(missing),
+            "required column(s) missing",
+            f"expected columns: {', '.join(columns)}",
+        )
+    cols = list(columns)
+    df = df.with_columns([pl.lit(None, pl.String).alias(c) for c in cols if c not in df.columns])
+    # Strip blanks; an empty cell is unknown (null), never zero.
+    df = df.select([pl.col(c).str.strip_chars().replace("", None).alias(c) for c in cols])
+    return df.with_row_index("_row", offset=first_row).with_columns(pl.col("_row").cast(pl.Int64))
+
+
+def _read_xlsx(path: Path) -> pl.DataFrame:
+    import openpyxl
+
+    wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    ws = wb.worksheets[0]
+    rows = ws.iter_rows(values_only=True)
+    header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
+    data: dict[str, list[str | None]] = {h: [] for h in header if h}
+    for r in rows:
+        for i, h in enumerate(header):
+            if not h:
+                continue
+            v = r[i] if i < len(r) else None
+            if isinstance(v, dt.datetime):
+                v = v.date().isoformat()
+            elif isinstance(v, dt.date):
+                v = v.isoformat()
+            elif isinstance(v, float) and h in ("hts", "component_hts"):
+                v = None if v is None else repr(v)  # a numeric code cell: reported below as malformed
+            data[h].append(None if v is None else str(v))
+    wb.close()
+    return pl.DataFrame(data, schema={h: pl.String for h in data})
+
+
+# ------------------------------------------------------------------------------------------- checks
+
+
+Check = tuple[str, pl.Expr, str]  # (field, bad-row predicate, problem)
+
+
+def _errors(df: pl.DataFrame, file: str, checks: list[Check], sku_col: str | None) -> pl.DataFrame:
+    """Rows failing any check, one row per (row, field): columns _row, field, value, problem, sku."""
+    frames = []
+    for fld, bad, problem in checks:
+        hit = df.filter(bad.fill_null(False))
+        if hit.height:
+            frames.append(
+                hit.select(
+                    pl.col("_row"),
+                    pl.lit(fld).alias("field"),
+                    pl.col(fld).cast(pl.String).alias("value")
+                    if fld in df.columns
+                    else pl.lit(None, pl.String),
+                    pl.lit(problem).alias("problem"),
+                    (pl.col(sku_col) if sku_col else pl.lit(None, pl.String)).alias("sku"),
+                )
+            )
+    if not frames:
+        return pl.DataFrame(
+            schema={
+                "_row": pl.Int64,
+                "field": pl.String,
+                "value": pl.String,
+                "problem": pl.String,
+                "sku": pl.String,
+            }
+        )
+    return pl.concat(frames).with_columns(pl.lit(file).alias("file")).sort("_row")
+
+
+def _to_errors(df: pl.DataFrame) -> list[RowError]:
+    return [
+        RowError(
+            file=r["file"],
+            row=r["_row"],
+            field=r["field"],
+            value=r["value"],
+            problem=r["problem"],
+            sku=r["sku"],
+        )
+        for r in df.iter_rows(named=True)
+    ]
+
+
+def _clean_code(col: str) -> pl.Expr:
+    return pl.col(col).str.replace_all(r"[\s.\-]", "")
+
+
+def _number_checks(cols: Iterable[str]) -> list[Check]:
+    out: list[Check] = []
+    for c in cols:
+        num = pl.col(c).cast(pl.Float64, strict=False)
+        out.append((c, pl.col(c).is_not_null() & num.is_null(), "not a number"))
+        out.append((c, num < 0, "a negative value is not allowed"))
+    return out
+
+
+def micros(col: str) -> pl.Expr:
+    """Money as integer millionths: sums and the RVC comparisons are then exact, as the single-good engine's
+    decimals are (a good at 59.96% must not pass a 60% test through binary rounding)."""
+    return (pl.col(col).str.to_decimal(scale=6) * 1_000_000).cast(pl.Int64, strict=False)
+
+
+def _parse_date(col: str) -> pl.Expr:
+    return pl.col(col).str.to_date("%Y-%m-%d", strict=False)
+
+
+KnownCodes = Callable[[pl.Series, dt.date], pl.Series]
+
+
+def read_portfolio(
+    products_path: Path,
+    bom_path: Path,
+    declarations_path: Path | None = None,
+    *,
+    on: dt.date,
+    known_codes: KnownCodes | None = None,
+) -> Portfolio:
+    """Read and check the three tables; apply declarations; return what the kernel evaluates.
+
+    ``known_codes(codes, on)`` returns a boolean Series: whether each digit code exists in the schedule on the
+    date (the run passes the schedule's check; None skips the existence check and says so in the report).
+    """
+    p_name, b_name = Path(products_path).name, Path(bom_path).name
+    prod = read_table(products_path, PRODUCT_COLUMNS, PRODUCT_REQUIRED)
+    bom = read_table(bom_path, BOM_COLUMNS, BOM_REQUIRED)
+    return check_portfolio(
+        prod,
+        bom,
+        read_table(declarations_path, DECLARATION_COLUMNS, DECLARATION_REQUIRED)
+        if declarations_path
+        else None,
+        on=on,
+        known_codes=known_codes,
+        names=(p_name, b_name, Path(declarations_path).name if declarations_path else ""),
+    )
+
+
+def check_portfolio(
+    prod: pl.DataFrame,
+    bom: pl.DataFrame,
+    decl: pl.DataFrame | None,
+    *,
+    on: dt.date,
+    known_codes: KnownCodes | None = None,
+    names: tuple[str, str, str] = ("PRODUCTS", "BOM", "DECLARATIONS"),
+) -> Portfolio:
+    p_name, b_name, d_name = names
+    errors: list[RowError] = []
+
+    # ---- products
+    prod = prod.with_columns(
+        _clean_code("hts").alias("hts"),
+        pl.col("country_of_production").str.to_uppercase(),
+        pl.col("country_of_origin").str.to_uppercase(),
+    )
+    p_checks: list[Check] = [
+        ("sku", pl.col("sku").is_null(), "a SKU is required"),
+        ("sku", pl.col("sku").is_duplicated() & pl.col("sku").is_not_null(), "SKU appears more than once"),
+        ("hts", pl.col("hts").is_null(), "an HTS code is required"),
+        ("hts", ~pl.col("hts").str.contains(CODE_RE), "an HTS code has 6, 8 or 10 digits"),
+        (
+            "country_of_production",
+            pl.col("country_of_production").is_null(),
+            "country of production is required",
+        ),
+        (
+            "country_of_production",
+            ~pl.col("country_of_production").str.contains(COUNTRY_RE),
+            "not an ISO 3166 alpha-2 country code",
+        ),
+        (
+            "country_of_origin",
+            ~pl.col("country_of_origin").str.contains(COUNTRY_RE),
+            "not an ISO 3166 alpha-2 country code",
+        ),
+        ("use", ~pl.col("use").is_in(USES), f"use must be one of {', '.join(USES)}"),
+        (
+            "date",
+            pl.col("date").is_not_null() & _parse_date("date").is_null(),
+            "dates are written YYYY-MM-DD",
+        ),
+        *_number_checks(tuple(c for c in PRODUCT_MONEY if c != "international_shipment")),
+        (
+            "international_shipment",
+            pl.col("international_shipment").is_not_null()
+            & pl.col("international_shipment").cast(pl.Float64, strict=False).is_null(),
+            "not a number",
+        ),
+        *[
+            (c, pl.col(c).cast(pl.Float64, strict=False) == 0, "must be more than 0")
+            for c in ("transaction_value", "total_cost", "net_cost")
+        ],
+        (
+            "international_shipment",
+            pl.col("international_shipment").cast(pl.Float64, strict=False)
+            >= pl.col("transaction_value").cast(pl.Float64, strict=False),
+            "the shipment adjustment must be less than transaction_value",
+        ),
+    ]
+    perr = _errors(prod, p_name, p_checks, "sku")
+    prod = prod.with_columns(
+        *[micros(c).alias(f"{c}_u") for c in PRODUCT_MONEY],
+        *[pl.col(c).cast(pl.Float64, strict=False) for c in PRODUCT_MONEY],
+        _parse_date("date").fill_null(on).alias("date"),
+    )
+    if known_codes is not None:
+        ok_shape = prod.filter(pl.col("hts").str.contains(CODE_RE).fill_null(False))
+        unknown = ok_shape.filter(~_known(ok_shape, "hts", known_codes, on))
+        if unknown.height:
+            perr = pl.concat(
+                [
+                    perr,
+                    unknown.select(
+                        pl.col("_row"),
+                        pl.lit("hts").alias("field"),
+                        pl.col("hts").alias("value"),
+                        pl.lit("HTS code not in the schedule on the date").alias("problem"),
+                        pl.col("sku"),
+                        pl.lit(p_name).alias("file"),
+                    ),
+                ]
+            )
+    errors += _to_errors(perr)
+    bad_rows = set(perr["_row"].to_list())
+    skipped: dict[str, str] = {}
+    for r in perr.iter_rows(named=True):
+        if r["sku"] is not None and r["sku"] not in skipped:
+            skipped[r["sku"]] = f"bad product row: {r['field']} {r['problem']} ({p_name} row {r['_row']})"
+    prod_ok = prod.filter(~pl.col("_row").is_in(list(bad_rows)) & pl.col("sku").is_not_null())
+    prod_ok = prod_ok.filter(~pl.col("sku").is_in(list(skipped)))
+
+    # ---- bill of materials
+    bom = bom.with_columns(
+        _clean_code("component_hts").alias("component_hts"),
+        pl.col("origin").str.to_lowercase(),
+        pl.col("country").str.to_uppercase(),
+        pl.col("intermediate").str.to_lowercase(),
+    )
+    known_parent = pl.col("parent_sku").is_in(prod["sku"].drop_nulls().implode())
+    b_checks: list[Check] = [
+        ("parent_sku", pl.col("parent_sku").is_null(), "a parent SKU is required"),
+        (
+            "parent_sku",
+            pl.col("parent_sku").is_not_null() & ~known_parent,
+            "a component without a parent (parent SKU not in PRODUCTS)",
+        ),
+        ("component_id", pl.col("component_id").is_null(), "a component id is required"),
+        ("component_hts", pl.col("component_hts").is_null(), "an HTS code is required"),
+        (
+            "component_hts",
+            ~pl.col("component_hts").str.contains(CODE_RE),
+            "an HTS code has 6, 8 or 10 digits",
+        ),
+        ("value", pl.col("value").is_null(), "the material's value is required"),
+        ("origin", ~pl.col("origin").is_in(ORIGINS), f"origin must be one of {', '.join(ORIGINS)} or empty"),
+        ("country", ~pl.col("country").str.contains(COUNTRY_RE), "not an ISO 3166 alpha-2 country code"),
+        ("intermediate", ~pl.col("intermediate").is_in([*TRUE_WORDS, *FALSE_WORDS]), "write yes or no"),
+        (
+            "intermediate",
+            pl.col("intermediate").is_in(TRUE_WORDS)
+            & ~pl.col("component_id").is_in(prod["sku"].drop_nulls().implode()),
+            "only a self-produced material (a SKU with its own bill) can be "
+            "designated an intermediate material (s.8(6))",
+        ),
+        (
+            "country",
+            (pl.col("origin") == "originating") & ~pl.col("country").is_in(["US", "MX", "CA"]),
+            "an originating material is produced in the USMCA territory (US, MX, CA)",
+        ),
+        *_number_checks(("value", "quantity_per", "weight_kg")),
+    ]
+    berr = _errors(bom, b_name, b_checks, "parent_sku")
+    if known_codes is not None:
+        ok_shape = bom.filter(pl.col("component_hts").str.contains(CODE_RE).fill_null(False))
+        unknown = ok_shape.filter(~_known(ok_shape, "component_hts", known_codes, on))
+        if unknown.height:
+            berr = pl.concat(
+                [
+                    berr,
+                    unknown.select(
+                        pl.col("_row"),
+                        pl.lit("component_hts").alias("field"),
+                        pl.col("component_hts").alias("value"),
+                        pl.lit("HTS code not in the schedule on the date").alias("problem"),
+                        pl.col("parent_sku").alias("sku"),
+                        pl.lit(b_name).alias("file"),
+                    ),
+                ]
+            )
+    errors += _to_errors(berr)
+    ok_skus = set(prod_ok["sku"].to_list())
+    for r in berr.iter_rows(named=True):
+        s = r["sku"]
+        if s is not None and s in ok_skus and s not in skipped:
+            skipped[s] = f"bad BOM line: {r['field']} {r['problem']} ({b_name} row {r['_row']})"
+    bom_ok = bom.filter(~pl.col("_row").is_in(berr["_row"].implode()))
+    bom_ok = bom_ok.with_columns(
+        micros("value").alias("value_u"),
+        *[pl.col(c).cast(pl.Float64, strict=False) for c in ("value", "quantity_per", "weight_kg")],
+        pl.col("intermediate").is_in(TRUE_WORDS).fill_null(False).alias("intermediate"),
+    )
+
+    # ---- declarations
+    if decl is None:
+        decl_ok = pl.DataFrame(
+            schema={
+                "supplier": pl.String,
+                "component_id": pl.String,
+                "originating": pl.Boolean,
+                "valid_from": pl.Date,
+                "valid_to": pl.Date,
+                "certificate_id": pl.String,
+            }
+        )
+    else:
+        d_checks: list[Check] = [
+            ("supplier", pl.col("supplier").is_null(), "a supplier is required"),
+            (
+                "originating",
+                ~pl.col("originating").str.to_lowercase().is_in([*TRUE_WORDS, *FALSE_WORDS]),
+                "write yes or no",
+            ),
+            ("originating", pl.col("originating").is_null(), "yes or no is required"),
+            (
+                "valid_from",
+                pl.col("valid_from").is_not_null() & _parse_date("valid_from").is_null(),
+                "dates are written YYYY-MM-DD",
+            ),
+            (
+                "valid_to",
+                pl.col("valid_to").is_not_null() & _parse_date("valid_to").is_null(),
+                "dates are written YYYY-MM-DD",
+            ),
+            (
+                "valid_to",
+                _parse_date("valid_to") < _parse_date("valid_from"),
+                "valid_to is before valid_from",
+            ),
+        ]
+        derr = _errors(decl, d_name, d_checks, None)
+        errors += _to_errors(derr)  # a bad declaration is ignored (reported); it skips no SKU by itself
+        decl_ok = decl.filter(~pl.col("_row").is_in(derr["_row"].implode())).select(
+            "supplier",
+            "component_id",
+            pl.col("originating").str.to_lowercase().is_in(TRUE_WORDS).alias("originating"),
+            _parse_date("valid_from").alias("valid_from"),
+            _parse_date("valid_to").alias("valid_to"),
+            "certificate_id",
+        )
+
+    prod_ok = prod_ok.filter(~pl.col("sku").is_in(list(skipped)))
+    bom_ok = bom_ok.filter(pl.col("parent_sku").is_in(prod_ok["sku"].implode()))
+    bom_ok = apply_declarations(bom_ok, prod_ok.select("sku", "date"), decl_ok)
+    bom_ok = bom_ok.with_columns(
+        pl.col("component_id").is_in(prod_ok["sku"].implode()).alias("self_produced")
+    )
+    # A bill whose non-originating materials alone exceed the adjusted transaction value is an input error
+    # (values or currency wrong), as for a single case.
+    vnm = (
+        bom_ok.filter(~pl.col("self_produced") & (pl.col("origin") != "originating"))
+        .group_by("parent_sku")
+        .agg(pl.col("value_u").sum().alias("vnm"))
+    )
+    bases = prod_ok.select(
+        pl.col("sku").alias("parent_sku"),
+        "_row",
+        (pl.col("transaction_value_u") - pl.col("international_shipment_u").fill_null(0)).alias("atv"),
+        pl.coalesce("net_cost_u", "total_cost_u").alias("nc"),
+    )
+    over = vnm.join(bases, on="parent_sku").filter((pl.col("vnm") > pl.col("atv")) | (pl.col("vnm") > pl.col("nc")))
+    for r in over.iter_rows(named=True):
+        what, fld, base = (
+            ("adjusted transaction value", "transaction_value", r["atv"])
+            if r["atv"] is not None and r["vnm"] > r["atv"]
+            else ("net cost", "net_cost or total_cost", r["nc"])
+        )
+        errors.append(
+            RowError(p_name, r["_row"], fld, f"{base / 1e6:.2f}",
+                     f"the non-originating materials alone are worth {r['vnm'] / 1e6:.2f}, more than the {what}; "
+                     "check the values and the currency", r["parent_sku"])
+        )  # fmt: skip
+        skipped.setdefault(r["parent_sku"], f"bad product row: {fld} below the non-originating materials "
+                           f"({p_name} row {r['_row']})")  # fmt: skip
+    if over.height:
+        prod_ok = prod_ok.filter(~pl.col("sku").is_in(over["parent_sku"].implode()))
+        bom_ok = bom_ok.filter(pl.col("parent_sku").is_in(prod_ok["sku"].implode()))
+    return Portfolio(
+        products=prod_ok.drop("_row"), bom=bom_ok, declarations=decl_ok, errors=errors, skipped=skipped
+    )
+
+
+def _known(df: pl.DataFrame, col: str, known_codes: KnownCodes, on: dt.date) -> pl.Series:
+    # Check each distinct code once (portfolios repeat codes heavily), then map back to the rows.
+    distinct = df.select(pl.col(col).unique())
+    flags = distinct.with_columns(known_codes(distinct[col], on).alias("_known"))
+    return df.select(col).join(flags, on=col, how="left", maintain_order="left")["_known"].fill_null(False)
+
+
+def apply_declarations(bom: pl.DataFrame, dates: pl.DataFrame, decl: pl.DataFrame) -> pl.DataFrame:
+    """Fill ``origin`` of lines with an empty origin from the supplier declarations valid on the SKU's date.
+
+    A component-specific declaration wins over a supplier-wide one (empty ``component_id``). Declarations
+    that disagree on the same line leave it ``unknown`` and name the conflict in ``declaration``.
+    The window is inclusive at both ends (a certificate's blanket period covers its last day).
+    """
+    base = bom.join(dates.rename({"sku": "parent_sku", "date": "_date"}), on="parent_sku", how="left")
+    base = base.with_row_index("_line")
+    if decl.height == 0:
+        return base.with_columns(
+            pl.col("origin").fill_null("unknown"), pl.lit(None, pl.String).alias("declaration")
+        ).drop("_date", "_line")
+    valid = (pl.col("valid_from").is_null() | (pl.col("valid_from") <= pl.col("_date"))) & (
+        pl.col("valid_to").is_null() | (pl.col("_date") <= pl.col("valid_to"))
+    )
+    need = base.filter(pl.col("origin").is_null() & pl.col("supplier").is_not_null()).select(
+        "_line", "supplier", "component_id", "_date"
+    )
+    specific = (
+        need.join(decl.filter(pl.col("component_id").is_not_null()), on=["supplier", "component_id"])
+        .filter(valid)
+        .with_columns(pl.lit(0).alias("_rank"))
+    )
+    wide = (
+        need.join(decl.filter(pl.col("component_id").is_null()).drop("component_id"), on="supplier")
+        .filter(valid)
+        .with_columns(pl.lit(1).alias("_rank"))
+    )
+    cols = ["_line", "originating", "certificate_id", "_rank"]
+    hits = pl.concat([specific.select(cols), wide.select(cols)])
+    best = hits.filter(pl.col("_rank") == pl.col("_rank").min().over("_line"))
+    agg = best.group_by("_line").agg(
+        pl.col("originating").n_unique().alias("_n"),
+        pl.col("originating").first().alias("_orig"),
+        pl.col("certificate_id").drop_nulls().unique().sort().str.join(",").alias("declaration"),
+    )
+    out = base.join(agg, on="_line", how="left").with_columns(
+        pl.when(pl.col("origin").is_not_null())
+        .then(pl.col("origin"))
+        .when(pl.col("_n") > 1)
+        .then(pl.lit("unknown"))
+        .when(pl.col("_orig"))
+        .then(pl.lit("originating"))
+        .when(pl.col("_orig").not_())
+        .then(pl.lit("non_originating"))
+        .otherwise(pl.lit("unknown"))
+        .alias("origin"),
+        pl.when(pl.col("_n") > 1)
+        .then(pl.lit("conflicting declarations: ") + pl.col("declaration"))
+        .otherwise(pl.col("declaration"))
+        .alias("declaration"),
+    )
+    return out.sort("_line").drop("_date", "_line", "_n", "_orig")

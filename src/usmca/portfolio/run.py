@@ -1,0 +1,764 @@
+"""Run a whole portfolio: read, evaluate level by level with the kernel, fall back to the single-good engine,
+price the exposure, summarise.
+
+The kernel (``kernel.evaluate``) decides every SKU it covers; the rest go to ``usmca.origin.determine`` one by
+one, and the run counts them by reason. Results keep the interchange section 5 columns first, then extras
+(``rvc_margin``, ``engine``, ``fallback_reason``, exposure figures).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import polars as pl
+
+from usmca.errors import InputError, UsmcaError
+from usmca.portfolio.kernel import RESULT_SCHEMA, RuleTables, evaluate
+from usmca.portfolio.read import Portfolio, RowError, read_portfolio
+
+RESULT_COLUMNS = (
+    "sku",
+    "status",
+    "criterion",
+    "rule_id",
+    "rvc_transaction_value",
+    "rvc_net_cost",
+    "blockers",
+    "needs",
+    "duty_at_stake",
+)
+Progress = Callable[[str, int, int], None]  # (stage, done, total)
+
+
+@dataclass
+class RunResult:
+    results: pl.DataFrame
+    errors: list[RowError]
+    skipped: dict[str, str]
+    engine_counts: dict[str, int]
+    fallback_reasons: dict[str, int]
+    exposure_method: str
+    vintage: dict[str, Any] = field(default_factory=dict)
+
+    def summary(self) -> dict[str, Any]:
+        st = self.results.group_by("status").len().sort("status")
+        return {
+            "skus": self.results.height,
+            "by_status": dict(zip(st["status"].to_list(), st["len"].to_list(), strict=True)),
+            "engine": self.engine_counts,
+            "fallback_reasons": self.fallback_reasons,
+            "skipped": len(self.skipped),
+            "skipped_reasons": _count_reasons(self.skipped),
+            "row_errors": len(self.errors),
+            "exposure": self.exposure_method,
+            "vintage": self.vintage,
+        }
+
+
+def _count_reasons(skipped: dict[str, str]) -> dict[str, int]:
+    out: dict[str, int] = {}
+    for r in skipped.values():
+        k = r.split(" (", 1)[0]
+        out[k] = out.get(k, 0) + 1
+    return dict(sorted(out.items(), key=lambda kv: -kv[1]))
+
+
+# ------------------------------------------------------------------------------------------ reference data
+
+
+def load_rule_tables(conn: sqlite3.Connection | None = None, corpus: Any = None) -> tuple[RuleTables, Any]:
+    if corpus is None:
+        from usmca.rules.corpus import load_corpus
+
+        corpus = load_corpus(conn)
+    rules = getattr(corpus, "rules", None)
+    if rules is None:
+        raise UsmcaError(
+            "the rule corpus exposes no `rules` collection; the portfolio kernel cannot flatten it"
+        )
+    if isinstance(rules, dict):
+        rules = list(rules.values())
+    return RuleTables.from_rules(rules), corpus
+
+
+def schedule_checker(conn: sqlite3.Connection | None) -> Callable[[pl.Series, dt.date], pl.Series]:
+    """Code existence on a date via the schedule module, once per distinct code."""
+    from usmca.nomenclature import schedule as sched
+
+    def known(codes: pl.Series, on: dt.date) -> pl.Series:
+        return pl.Series([sched.exists(c, on, conn=conn) for c in codes.to_list()], dtype=pl.Boolean)
+
+    return known
+
+
+# Per-code answers of the reference modules (Part 6 tables, Schedule 2, the schedule's wording) do not change
+# between runs on the same store: they are memoised in memory and on disk under $USMCA_HOME/cache, keyed by the
+# store's build time, so a portfolio pays for each distinct code once per store build.
+_MEMO: dict[str, Any] = {}
+_MEMO_STATE: dict[str, Any] = {"loaded": None, "dirty": False}
+
+
+def _memo_file(conn: sqlite3.Connection | None) -> Path | None:
+    if conn is None:
+        return None
+    from usmca.config import usmca_home
+
+    try:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'built_at'").fetchone()
+    except sqlite3.Error:
+        return None
+    if row is None:
+        return None
+    stamp = "".join(ch for ch in str(row[0]) if ch.isalnum())
+    return usmca_home() / "cache" / f"portfolio-codes-{stamp}.json"
+
+
+def _memo(conn: sqlite3.Connection | None, key: str, fn: Callable[[], Any]) -> Any:
+    path = _memo_file(conn)
+    if path is not None and _MEMO_STATE["loaded"] != path:
+        import json
+
+        _MEMO.clear()
+        if path.exists():
+            try:
+                _MEMO.update(json.loads(path.read_text()))
+            except (OSError, ValueError):
+                pass
+        _MEMO_STATE["loaded"] = path
+    if key not in _MEMO:
+        _MEMO[key] = fn()
+        _MEMO_STATE["dirty"] = True
+    return _MEMO[key]
+
+
+def flush_memo(conn: sqlite3.Connection | None) -> None:
+    path = _memo_file(conn)
+    if path is None or not _MEMO_STATE["dirty"]:
+        return
+    import json
+
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(_MEMO))
+        os.replace(tmp, path)
+        _MEMO_STATE["dirty"] = False
+    except OSError:
+        pass  # a cache that cannot be written only costs time
+
+
+def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None, corpus: Any) -> pl.DataFrame:
+    """SKUs the single-good engine must take for facts of the good the kernel does not model, by distinct
+    (hts, use, date): Part 6 (automotive core, principal and complementary parts: ``automotive.core_part``),
+    and chapter rules of GN 11(o) that add a requirement (``determine._note_requirements``). Returns sku, reason.
+    """
+    import importlib
+
+    try:
+        auto: Any = importlib.import_module("usmca.rules.automotive")
+    except ModuleNotFoundError:
+        auto = None
+    gen = _general()
+    keys = products.select("hts", "use", "date").unique()
+    reasons: list[str | None] = []
+    notes_cache: dict[str, str | None] = {}
+    for hts, use, when in keys.iter_rows():
+        reason: str | None = None
+        if auto is not None:
+            day = when or on
+
+            def part6(h: str = hts, u: Any = use, d: dt.date = day) -> str | None:
+                try:
+                    if auto.core_part(h, u, d, conn=conn) is not None:
+                        return "Part 6 (automotive) core, principal or complementary part"
+                except UsmcaError as exc:
+                    return f"Part 6 (automotive): {exc}"
+                return None
+
+            # core_part reads the first six digits only
+            reason = _memo(conn, f"part6|{hts[:6]}|{use}|{day}", part6)
+        if reason is None and gen is not None and hasattr(gen, "deemed_originating"):
+
+            def sched2(h: str = hts) -> str | None:
+                try:
+                    do = gen.deemed_originating(h, conn=conn)
+                    if do.status != "not_listed" and (do.status == "unresolved" or do.needs):
+                        return "Schedule 2 (s.3(7)): deemed originating only on facts the bill does not give"
+                except UsmcaError as exc:
+                    return f"Schedule 2 (s.3(7)): {exc}"
+                return None
+
+            reason = _memo(conn, f"sched2|{hts[:6]}", sched2)
+        if reason is None and corpus is not None and hasattr(corpus, "notes_for"):
+            if hts not in notes_cache:
+                notes_cache[hts] = None
+                for n in corpus.notes_for(hts):
+                    text = getattr(n, "text", str(n))
+                    if getattr(n, "kind", "") != "underscoring" and ("only if" in text or " must be " in text):
+                        notes_cache[hts] = f"chapter rule {getattr(n, 'id', '')} adds a requirement (a fact)"
+                        break
+            reason = notes_cache[hts]
+        reasons.append(reason)
+    k = keys.with_columns(pl.Series("reason", reasons, pl.String)).filter(pl.col("reason").is_not_null())
+    return products.join(k, on=["hts", "use", "date"], how="inner", nulls_equal=True).select("sku", "reason")
+
+
+def deemed_hook(conn: sqlite3.Connection | None) -> Callable[[str], bool] | None:
+    """Schedule 2 (s.3(7)): listed with no fact left to state (the other cases the screen sends to the engine)."""
+    gen = _general()
+    if gen is None or not hasattr(gen, "deemed_originating"):
+        return None
+
+    def deemed_now(hts: str) -> bool:
+        try:
+            do = gen.deemed_originating(hts, conn=conn)
+        except UsmcaError:
+            return False
+        return bool(do.status != "not_listed" and do.status != "unresolved" and not do.needs)
+
+    def deemed(hts: str) -> bool:
+        return bool(_memo(conn, f"deemed|{hts[:6]}", lambda: deemed_now(hts)))
+
+    return deemed
+
+
+def _exclusion_goods(gen: Any) -> Callable[[str], bool] | None:
+    """Goods any s.5(3) exclusion can name (its good clauses, and the chapters of paragraph (k)): for any
+    other good ``de_minimis_excluded`` answers None whatever the material, so pairs need not be asked."""
+    try:
+        p = gen.provisions()
+        sets = [c.codes for e in p.exceptions for c in e.good]
+        k = p.k_scope
+    except (AttributeError, TypeError):
+        return None
+    return lambda g: k.contains(g[:2]) or any(cs.contains(g) for cs in sets)
+
+
+def general_hooks() -> tuple[Callable[[str, str], int] | None, Callable[[str], str] | None]:
+    """The de minimis provisions of ``usmca.rules.general`` in the shape the kernel takes (see
+    ``kernel.evaluate``), mirroring ``criteria.de_minimis_value`` and ``determine._de_minimis``."""
+    gen = _general()
+    if gen is None:
+        return None, None
+
+    relevant = _exclusion_goods(gen)
+
+    def exclusion(g: str, m: str) -> int:
+        if relevant is not None and not relevant(g):
+            return 0
+        try:
+            why = gen.de_minimis_excluded(g, m)
+        except UsmcaError:
+            return 1
+        if not why:
+            return 0
+        if isinstance(why, str) or getattr(why, "certain", True):
+            return 2
+        # depends on facts of the good, which a portfolio row does not state (none named: no exclusion)
+        return 1 if tuple(getattr(why, "needs", ()) or ()) else 0
+
+    def mode(g: str) -> str:
+        tests = gen.de_minimis_policy(g).tests
+        if not tests:
+            return "none"
+        return "value" if all(getattr(t, "basis", "") == "value" for t in tests) else "other"
+
+    return exclusion, mode
+
+
+def parts_hook(on: dt.date, conn: sqlite3.Connection | None) -> Callable[[str], bool | None]:
+    """Whether the schedule's text for the good's subheading (or heading, not subdivided) names parts (s.3(5)(a)),
+    read as ``determine._parts_in_nomenclature`` reads it; None without a store."""
+    from usmca.nomenclature import schedule as sched
+
+    def parts_now(hts: str) -> bool | None:
+        if conn is None:
+            return None
+        try:
+            line = sched.lookup(hts, on, conn=conn)
+        except UsmcaError:
+            return None
+        texts = line.path if hts[4:6] == "00" else line.path[1:]
+        return any("part" in t.lower() for t in texts)
+
+    def parts(hts: str) -> bool | None:
+        v: bool | None = _memo(conn, f"parts|{hts}|{on}", lambda: parts_now(hts))
+        return v
+
+    return parts
+
+
+def _general() -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module("usmca.rules.general")
+    except ModuleNotFoundError:
+        return None
+
+
+# ----------------------------------------------------------------------------------------------- the run
+
+
+def run_files(
+    products: Path,
+    bom: Path,
+    declarations: Path | None = None,
+    *,
+    on: dt.date,
+    conn: sqlite3.Connection | None = None,
+    backend: str = "embedded",
+    progress: Progress | None = None,
+    exposure: bool = True,
+) -> RunResult:
+    if conn is None:
+        from usmca.store import store
+
+        conn = store()
+    if progress:
+        progress("read", 0, 1)
+    pf = read_portfolio(products, bom, declarations, on=on, known_codes=schedule_checker(conn))
+    if progress:
+        progress("read", 1, 1)
+    return run_portfolio(pf, on=on, conn=conn, backend=backend, progress=progress, exposure=exposure)
+
+
+def run_portfolio(
+    pf: Portfolio,
+    *,
+    on: dt.date,
+    conn: sqlite3.Connection | None = None,
+    corpus: Any = None,
+    tables: RuleTables | None = None,
+    backend: str = "embedded",
+    progress: Progress | None = None,
+    exposure: bool = True,
+    fallback_limit: int | None = None,
+) -> RunResult:
+    """Evaluate every SKU of a checked portfolio. ``fallback_limit`` (benchmarks) caps single-good calls:
+    SKUs beyond it are reported ``unresolved`` with the reason, never silently dropped."""
+    if tables is None:
+        tables, corpus = load_rule_tables(conn, corpus)
+    dm_exclusion, dm_mode = general_hooks()
+    prod, bom = pf.products, pf.bom
+    # SKUs whose bill holds a self-produced material (its own sub-bill) go to the single-good engine, which
+    # determines the sub-bill as a material of this parent (s.3(8), s.7(5)); the kernel takes the rest.
+    multi = bom.filter(pl.col("self_produced")).select(pl.col("parent_sku").alias("sku")).unique()
+    part6 = screen(prod.join(multi, on="sku", how="anti"), on, conn, corpus)
+    multi_reason = multi.with_columns(pl.lit("multi-level bill (self-produced material)").alias("reason"))
+    multi = pl.concat([multi, part6.select("sku")])
+    flat_prod = prod.join(multi, on="sku", how="anti")
+    flat_bom = bom.join(multi.rename({"sku": "parent_sku"}), on="parent_sku", how="anti")
+    if progress:
+        progress("kernel", 0, 1)
+    if backend == "spark":
+        from usmca.portfolio.spark import evaluate_spark
+
+        kr = evaluate_spark(flat_prod, flat_bom, tables, dm_exclusion=dm_exclusion, dm_mode=dm_mode,
+                            parts_in_nomenclature=parts_hook(on, conn), deemed_originating=deemed_hook(conn))
+    elif backend == "embedded":
+        kr = evaluate(flat_prod, flat_bom, tables, dm_exclusion=dm_exclusion, dm_mode=dm_mode,
+                      parts_in_nomenclature=parts_hook(on, conn), deemed_originating=deemed_hook(conn))
+    else:
+        raise InputError("--backend", backend, "unknown backend", "embedded or spark")
+    if progress:
+        progress("kernel", 1, 1)
+    kres = kr.results.with_columns(
+        pl.lit("kernel").alias("engine"), pl.lit(None, pl.String).alias("fallback_reason")
+    )
+    fb = pl.concat([kr.fallback, multi_reason, part6])
+    skipped = dict(pf.skipped)
+    errors = list(pf.errors)
+    fres = _fallback(pf, fb, on, conn, corpus, skipped, progress, fallback_limit)
+    results = pl.concat([kres, fres], how="vertical_relaxed")
+    results = results.join(
+        prod.select("sku", "hts", "country_of_production", "country_of_origin", "annual_value", "date"),
+        on="sku",
+        how="left",
+    )
+    exposure_method = "not computed"
+    if exposure:
+        results, exposure_method = add_exposure(results, conn)
+    else:
+        results = results.with_columns(
+            pl.lit(None, pl.Float64).alias("duty_at_stake"),
+            pl.lit("exposure not computed").alias("exposure_note"),
+        )
+    cols = [
+        *RESULT_COLUMNS,
+        "rvc_margin",
+        "de_minimis",
+        "engine",
+        "fallback_reason",
+        "hts",
+        "country_of_production",
+        "country_of_origin",
+        "annual_value",
+        "exposure_note",
+    ]
+    results = results.select(cols).sort("sku")
+    ec = results.group_by("engine").len()
+    fr = fb.group_by("reason").len().sort("len", descending=True)
+    flush_memo(conn)
+    vintage = {"rules": getattr(corpus, "version", None), "run_date": on.isoformat()}
+    return RunResult(
+        results=results,
+        errors=errors,
+        skipped=skipped,
+        engine_counts=dict(zip(ec["engine"].to_list(), ec["len"].to_list(), strict=True)),
+        fallback_reasons=dict(zip(fr["reason"].to_list(), fr["len"].to_list(), strict=True)),
+        exposure_method=exposure_method,
+        vintage=vintage,
+    )
+
+
+# ------------------------------------------------------------------------------------ single-good fallback
+
+
+def _money(u: int | None) -> Decimal | None:
+    return None if u is None else Decimal(u) / Decimal(1_000_000)
+
+
+def case_dict(
+    sku: str, prod: dict[str, dict[str, Any]], bom_by_parent: dict[str, list[dict[str, Any]]], on: dt.date
+) -> dict[str, Any]:
+    """The origin case (interchange section 1) of one SKU, sub-bills of self-produced materials nested."""
+    p = prod[sku]
+    good: dict[str, Any] = {"id": sku, "hts": p["hts"], "country_of_production": p["country_of_production"]}
+    if p.get("description"):
+        good["description"] = p["description"]
+    if p.get("use"):
+        good["use"] = p["use"]
+    if p.get("transaction_value_u") is not None:
+        good["transaction_value"] = _money(p["transaction_value_u"])
+        if p.get("international_shipment_u"):
+            good["international_shipment"] = _money(p["international_shipment_u"])
+    # net cost given directly wins over total cost (the case takes one or the other)
+    if p.get("net_cost_u") is not None:
+        good["net_cost"] = _money(p["net_cost_u"])
+    elif p.get("total_cost_u") is not None:
+        good["total_cost"] = _money(p["total_cost_u"])
+    return {
+        "date": p.get("date") or on,
+        "method": "best",
+        "good": good,
+        "materials": _materials(sku, bom_by_parent, (sku,)),
+    }
+
+
+def _materials(
+    parent: str, bom_by_parent: dict[str, list[dict[str, Any]]], stack: tuple[str, ...]
+) -> list[dict[str, Any]]:
+    out = []
+    for ln in bom_by_parent.get(parent, []):
+        m: dict[str, Any] = {
+            "id": ln["component_id"],
+            "hts": ln["component_hts"],
+            "value": _money(ln["value_u"]),
+        }
+        if ln.get("description"):
+            m["description"] = ln["description"]
+        if ln.get("country"):
+            m["country"] = ln["country"]
+        if ln.get("weight_kg") is not None:
+            m["weight_kg"] = Decimal(repr(ln["weight_kg"]))
+        if ln["self_produced"]:
+            if ln["component_id"] in stack:
+                raise InputError(
+                    "component_id",
+                    ln["component_id"],
+                    "cycle in the bill: the SKU is used in its own "
+                    f"production ({' > '.join((*stack, ln['component_id']))})",
+                )
+            m["materials"] = _materials(ln["component_id"], bom_by_parent, (*stack, ln["component_id"]))
+            if ln.get("intermediate"):
+                m["intermediate"] = True
+        else:
+            m["origin"] = ln["origin"]
+        out.append(m)
+    return out
+
+
+def determination_row(sku: str, d: Any) -> dict[str, Any]:
+    rvc = d.rvc or {}
+    req = rvc.get("required") or {}
+    tv, nc = rvc.get("transaction_value"), rvc.get("net_cost")
+    margins = [
+        v - r
+        for v, r in ((tv, req.get("transaction_value")), (nc, req.get("net_cost")))
+        if v is not None and r is not None
+    ]
+    return {
+        "sku": sku,
+        "status": d.status,
+        "criterion": d.criterion,
+        "rule_id": (d.rule or {}).get("id"),
+        "rvc_transaction_value": tv,
+        "rvc_net_cost": nc,
+        "rvc_margin": max(margins) if margins else None,
+        "blockers": _blockers(d),
+        "needs": list(d.needs),
+        "de_minimis": bool((d.de_minimis or {}).get("applied")),
+    }
+
+
+def _blockers(d: Any) -> list[str]:
+    """Materials named by the failing tariff-shift test of the reported alternative."""
+    if d.status == "originating":
+        return []
+    out: list[str] = []
+    for t in d.tests:
+        if t.get("kind") == "tariff_shift" and t.get("passed") is False:
+            head = str(t.get("detail", "")).split(" do(es) not make", 1)[0]
+            out.extend(x.split(" (", 1)[0].strip() for x in head.split("), ") if x.strip())
+    return out
+
+
+def _fallback(
+    pf: Portfolio,
+    fb: pl.DataFrame,
+    on: dt.date,
+    conn: sqlite3.Connection | None,
+    corpus: Any,
+    skipped: dict[str, str],
+    progress: Progress | None,
+    limit: int | None,
+) -> pl.DataFrame:
+    rows: list[dict[str, Any]] = []
+    if fb.height:
+        from usmca.origin.case import parse_case
+        from usmca.origin.determine import determine
+
+        need = set(fb["sku"].to_list())
+        # the bills the cases need: the SKUs themselves and, for multi-level ones, every SKU below them
+        prod = {r["sku"]: r for r in pf.products.iter_rows(named=True)}
+        bom_by_parent: dict[str, list[dict[str, Any]]] = {}
+        below = pf.bom.filter(pl.col("self_produced"))["component_id"].unique().to_list()
+        sub = pf.bom.filter(pl.col("parent_sku").is_in(list(need | set(below))))
+        for r in sub.iter_rows(named=True):
+            bom_by_parent.setdefault(r["parent_sku"], []).append(r)
+        reasons = dict(zip(fb["sku"].to_list(), fb["reason"].to_list(), strict=True))
+        total = len(reasons)
+        for i, (sku, reason) in enumerate(reasons.items()):
+            if progress and i % 200 == 0:
+                progress("single-good engine", i, total)
+            if limit is not None and i >= limit:
+                rows.append(
+                    {
+                        "sku": sku,
+                        "status": "unresolved",
+                        "needs": [f"not evaluated: single-good fallback capped at {limit} SKUs for this run"],
+                        "engine": "not_run",
+                        "fallback_reason": reason,
+                    }
+                )
+                continue
+            try:
+                d = determine(parse_case(case_dict(sku, prod, bom_by_parent, on)), corpus=corpus, conn=conn)
+            except UsmcaError as exc:
+                skipped[sku] = f"single-good engine rejected the case: {exc}"
+                continue
+            row = determination_row(sku, d)
+            row.update(engine="single_good", fallback_reason=reason)
+            rows.append(row)
+        if progress:
+            progress("single-good engine", total, total)
+    schema = pl.Schema({**RESULT_SCHEMA, "engine": pl.String(), "fallback_reason": pl.String()})
+    return pl.DataFrame(rows, schema=schema)
+
+
+# ---------------------------------------------------------------------------------------------- exposure
+
+
+def _duty_engine() -> Any:
+    import importlib
+
+    try:
+        return importlib.import_module("usmca.measures.stack")
+    except ModuleNotFoundError as exc:
+        if exc.name != "usmca.measures.stack":
+            raise
+        return None
+
+
+def _total(res: Any) -> tuple[Decimal | None, str]:
+    """(total duty, status) of a duty line result (``LineDuty`` or an interchange section 4 line dict)."""
+    if isinstance(res, dict):
+        t = res.get("total_duty")
+        return (None if t is None else Decimal(str(t))), str(res.get("status", "unresolved"))
+    t = getattr(res, "total_duty", None)
+    return (None if t is None else Decimal(str(t))), str(getattr(res, "status", "unresolved"))
+
+
+def add_exposure(results: pl.DataFrame, conn: sqlite3.Connection | None) -> tuple[pl.DataFrame, str]:
+    """Duty at stake = duty on the SKU's entry line (hts, country of origin, annual value) without the USMCA
+    claim minus with it. Computed with the duty engine's batch path (``duty_lines``) once per distinct
+    (hts, country, date) on 10,000 and 20,000 of value: when both routes are proportional the difference is
+    a rate scaled by each SKU's annual value; otherwise the SKU's exposure is left unknown with the reason.
+    Unknown duty is never zero."""
+    stack = _duty_engine()
+    if stack is None or not hasattr(stack, "duty_lines"):
+        return results.with_columns(
+            pl.lit(None, pl.Float64).alias("duty_at_stake"),
+            pl.lit("duty engine (usmca.measures.stack) not installed: exposure unknown").alias(
+                "exposure_note"
+            ),
+        ), "unavailable: duty engine not installed"
+    from usmca.measures.entry import parse_line
+
+    keys = (
+        results.filter(pl.col("country_of_origin").is_in(["CA", "MX"]))
+        .select("hts", "country_of_origin", "date")
+        .unique()
+        .sort("hts", "country_of_origin", "date")
+    )
+    base, base2 = Decimal(10000), Decimal(20000)
+    items = []
+    for hts, coo, when in keys.iter_rows():
+        for v in (base, base2):
+            for claim in (False, True):
+                items.append(
+                    (
+                        parse_line(
+                            {
+                                "id": "x",
+                                "hts": hts,
+                                "country_of_origin": coo,
+                                "entered_value": v,
+                                "usmca_claim": claim,
+                            }
+                        ),
+                        when,
+                    )
+                )
+    try:
+        out_lines = stack.duty_lines(items, conn=conn) if items else []
+    except UsmcaError as exc:
+        return results.with_columns(
+            pl.lit(None, pl.Float64).alias("duty_at_stake"),
+            pl.lit(f"duty engine: {exc}").alias("exposure_note"),
+        ), "failed"
+    rates: list[dict[str, Any]] = []
+    for k, (hts, coo, when) in enumerate(keys.iter_rows()):
+        (n1, s1), (c1, s2), (n2, s3), (c2, s4) = (_total(x) for x in out_lines[4 * k : 4 * k + 4])
+        rec: dict[str, Any] = {"hts": hts, "country_of_origin": coo, "date": when, "rate": None, "note": None}
+        if {s1, s2, s3, s4} != {"complete"} or n1 is None or c1 is None or n2 is None or c2 is None:
+            rec["note"] = "duty unresolved for this line (see `usmca duty`): exposure unknown"
+        elif n2 != 2 * n1 or c2 != 2 * c1:
+            rec["note"] = "duty is not proportional to value (specific or compound rate): quantities needed"
+        else:
+            rec["rate"] = float((n1 - c1) / base)
+        rates.append(rec)
+    rt = pl.DataFrame(
+        rates,
+        schema={
+            "hts": pl.String,
+            "country_of_origin": pl.String,
+            "date": pl.Date,
+            "rate": pl.Float64,
+            "note": pl.String,
+        },
+    )
+    out = results.join(rt, on=["hts", "country_of_origin", "date"], how="left")
+    out = out.with_columns(
+        pl.when(pl.col("rate").is_not_null() & pl.col("annual_value").is_not_null())
+        .then((pl.col("rate") * pl.col("annual_value")).round(2))
+        .alias("duty_at_stake"),
+        pl.when(~pl.col("country_of_origin").is_in(["CA", "MX"]).fill_null(False))
+        .then(pl.lit("no USMCA claim is possible for this country of origin"))
+        .when(pl.col("annual_value").is_null())
+        .then(pl.lit("annual_value missing: exposure unknown"))
+        .otherwise(pl.col("note"))
+        .alias("exposure_note"),
+    ).drop("rate", "note")
+    return out, (
+        "duty engine batch path (duty_lines) per distinct (hts, country, date), checked proportional, "
+        "scaled by annual value"
+    )
+
+
+# ---------------------------------------------------------------------------------------------- summaries
+
+
+def summaries(results: pl.DataFrame, bom: pl.DataFrame | None = None) -> dict[str, pl.DataFrame]:
+    """Counts, value and duty at stake by chapter, by country of production and by supplier."""
+    r = results.with_columns(pl.col("hts").str.slice(0, 2).alias("chapter"))
+
+    def by(key: str, df: pl.DataFrame) -> pl.DataFrame:
+        return (
+            df.group_by(key)
+            .agg(
+                pl.len().alias("skus"),
+                (pl.col("status") == "originating").sum().alias("originating"),
+                (pl.col("status") == "non_originating").sum().alias("non_originating"),
+                (pl.col("status") == "unresolved").sum().alias("unresolved"),
+                pl.col("annual_value").sum().alias("annual_value"),
+                pl.col("duty_at_stake")
+                .filter(pl.col("status") != "originating")
+                .sum()
+                .alias("duty_at_stake_failing"),
+                pl.col("duty_at_stake").sum().alias("duty_at_stake_all"),
+            )
+            .sort("skus", descending=True)
+        )
+
+    out = {"chapter": by("chapter", r), "country": by("country_of_production", r)}
+    if bom is not None and "supplier" in bom.columns:
+        sup = bom.select(pl.col("parent_sku").alias("sku"), "supplier", "component_id").drop_nulls("supplier")
+        blk = r.select("sku", "status", "annual_value", "duty_at_stake", "blockers").explode("blockers")
+        sb = sup.join(r.select("sku", "status", "annual_value", "duty_at_stake"), on="sku").unique(
+            ["sku", "supplier"]
+        )
+        s = by("supplier", sb)
+        blocking = (
+            sup.join(blk, left_on=["sku", "component_id"], right_on=["sku", "blockers"])
+            .group_by("supplier")
+            .agg(pl.col("sku").n_unique().alias("skus_blocked"))
+        )
+        out["supplier"] = (
+            s.join(blocking, on="supplier", how="left")
+            .with_columns(pl.col("skus_blocked").fill_null(0))
+            .sort(["skus_blocked", "skus"], descending=True)
+        )
+    return out
+
+
+def write_results(res: RunResult, out: Path) -> dict[str, Path]:
+    """Results (Parquet or CSV by suffix) and, beside them, the row error report and the skipped SKUs."""
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    df = res.results
+    if out.suffix.lower() == ".csv":
+        df.with_columns(pl.col("blockers").list.join("; "), pl.col("needs").list.join("; ")).write_csv(out)
+    elif out.suffix.lower() in (".parquet", ".pq"):
+        df.write_parquet(out)
+    else:
+        raise InputError("--out", str(out), "results are written as .parquet or .csv")
+    paths = {"results": out}
+    err = out.with_name(out.stem + ".errors.csv")
+    pl.DataFrame(
+        [e.as_dict() for e in res.errors],
+        schema={
+            "file": pl.String,
+            "row": pl.Int64,
+            "field": pl.String,
+            "value": pl.String,
+            "problem": pl.String,
+            "sku": pl.String,
+        },
+    ).write_csv(err)
+    paths["errors"] = err
+    sk = out.with_name(out.stem + ".skipped.csv")
+    pl.DataFrame(
+        {"sku": list(res.skipped), "reason": list(res.skipped.values())},
+        schema={"sku": pl.String, "reason": pl.String},
+    ).write_csv(sk)
+    paths["skipped"] = sk
+    return paths

@@ -1,0 +1,455 @@
+"""Baseline and scenarios on the same portfolio: which SKUs flip, RVC margins, duty at stake, and the cheapest
+change that restores qualification.
+
+Each run is the portfolio engine (``usmca.portfolio.run.run_portfolio``) with the scenario's corpus (rule and
+Part 6 overlays), the scenario's bill-of-materials effects, then the named-country caps; duty comes from the
+duty engine (``usmca.measures.stack.Engine``) built on the scenario's measure set, once per distinct
+(hts, country of origin, date), checked proportional to value and scaled by each SKU's annual value.
+Unknown duty stays unknown (null with a note), never zero.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import sqlite3
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+
+from usmca.scenarios.model import Scenario
+from usmca.scenarios.overlay import content_caps, overlay_corpus, overlay_measures, overlay_portfolio
+
+BASELINE = "baseline"
+MICRO = 1_000_000
+
+
+@dataclass(frozen=True)
+class ScenarioRun:
+    name: str
+    results: pl.DataFrame  # one row per SKU: status, rvc, margin, blockers, duty_claim/duty_no_claim/duty_owed
+    notes: tuple[str, ...]
+    vintage: dict[str, Any]
+    engine_counts: dict[str, int]
+
+    def summary(self) -> dict[str, Any]:
+        r = self.results
+        st = r.group_by("status").len()
+        return {
+            "scenario": self.name,
+            "skus": r.height,
+            "by_status": dict(sorted(zip(st["status"].to_list(), st["len"].to_list(), strict=True))),
+            "duty_owed": _sum(r, "duty_owed"),
+            "duty_owed_unknown_skus": int(r["duty_owed"].is_null().sum()),
+            "duty_at_stake": _sum(r, "duty_at_stake"),
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    date: dt.date
+    baseline: ScenarioRun
+    runs: tuple[ScenarioRun, ...]
+    scenarios: tuple[Scenario, ...]
+    flips: pl.DataFrame  # scenario, sku, status_before, status_after, margins, duty before/after, reason
+    remedies: pl.DataFrame  # scenario, sku, method, components, arithmetic, verified
+    assumptions: tuple[str, ...] = field(default=())
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "date": self.date.isoformat(),
+            "baseline": self.baseline.summary(),
+            "scenarios": [
+                {
+                    **run.summary(),
+                    "title": sc.title,
+                    "notes": list(run.notes),
+                    "vintage": run.vintage,
+                    "flips": self.flips.filter(pl.col("scenario") == run.name).to_dicts(),
+                    "remedies": self.remedies.filter(pl.col("scenario") == run.name).to_dicts(),
+                    "assumptions": list(sc.assumptions),
+                    "sources": [s.model_dump(exclude_none=True) for s in sc.sources],
+                }
+                for run, sc in zip(self.runs, self.scenarios, strict=True)
+            ],
+            "assumptions": list(self.assumptions),
+        }
+
+
+def _sum(df: pl.DataFrame, col: str) -> float | None:
+    if col not in df.columns or df.height == 0:
+        return 0.0
+    return round(float(df[col].fill_null(0).sum()), 2)
+
+
+ASSUMPTIONS = (
+    "Duty owed per SKU = duty on its entry line (hts, country of origin, annual value) with the USMCA claim when "
+    "the SKU originates, without it otherwise; duty at stake = without claim minus with claim.",
+    "Duty is computed once per distinct (hts, country, date) at 10,000 and 20,000 of value and used only when "
+    "proportional; otherwise the SKU's duty is unknown (null), never zero.",
+    "Only goods of Canada or Mexico (country_of_origin CA/MX) can claim; others have no duty at stake.",
+    "Remedies re-source the named non-originating components from a USMCA supplier at the same price "
+    "(value unchanged, origin becomes originating); each remedy is re-run through the engine (verified).",
+)
+
+
+# ------------------------------------------------------------------------------------------------ duty
+
+
+def duty_rates(keys: pl.DataFrame, measures: Any, conn: sqlite3.Connection) -> pl.DataFrame:
+    """Per distinct (hts, country_of_origin, date): duty rate (fraction of value) with and without the claim
+    under ``measures``; nulls with ``duty_note`` where unresolved or not proportional."""
+    from usmca.errors import NotFoundError
+    from usmca.measures.entry import parse_line
+    from usmca.measures.stack import Engine, apply_plan
+
+    eng = Engine(conn, measures=measures)
+    base, base2 = Decimal(10000), Decimal(20000)
+    rows: list[dict[str, Any]] = []
+    for hts, coo, when in keys.iter_rows():
+        rec: dict[str, Any] = {"hts": hts, "country_of_origin": coo, "date": when}
+        note = None
+        for claim, col in ((True, "rate_claim"), (False, "rate_no_claim")):
+            rec[col] = None
+            if claim and coo not in ("CA", "MX"):
+                continue
+            try:
+                plan = eng.plan_for(hts, when, coo, claim, None)
+            except NotFoundError as exc:
+                note = f"duty unresolved: {exc}"
+                continue
+            t = []
+            for v in (base, base2):
+                ld = apply_plan(plan, parse_line({"id": "x", "hts": hts, "country_of_origin": coo,
+                                                  "entered_value": v, "usmca_claim": claim}))
+                t.append(ld.total_duty if ld.status == "complete" else None)
+            if t[0] is None or t[1] is None:
+                note = "duty unresolved for this line (see `usmca duty`): unknown"
+            elif t[1] != 2 * t[0]:
+                note = "duty is not proportional to value (specific or compound rate): quantities needed"
+            else:
+                rec[col] = float(t[0] / base)
+        rec["duty_note"] = note
+        rows.append(rec)
+    return pl.DataFrame(
+        rows,
+        schema={"hts": pl.String, "country_of_origin": pl.String, "date": pl.Date, "rate_claim": pl.Float64,
+                "rate_no_claim": pl.Float64, "duty_note": pl.String},
+    )
+
+
+def add_duty(results: pl.DataFrame, products: pl.DataFrame, on: dt.date, measures: Any,
+             conn: sqlite3.Connection) -> pl.DataFrame:
+    r = results.drop([c for c in ("date",) if c in results.columns]).join(
+        products.select("sku", pl.col("date").fill_null(on).alias("date")), on="sku", how="left"
+    ).with_columns(pl.col("date").fill_null(on))
+    keys = (
+        r.filter(pl.col("country_of_origin").is_not_null())
+        .select("hts", "country_of_origin", "date").unique().sort("hts", "country_of_origin", "date")
+    )
+    rates = duty_rates(keys, measures, conn)
+    r = r.join(rates, on=["hts", "country_of_origin", "date"], how="left")
+    av = pl.col("annual_value")
+    claim_ok = pl.col("country_of_origin").is_in(["CA", "MX"]).fill_null(False)
+    return r.with_columns(
+        (pl.col("rate_claim") * av).round(2).alias("duty_claim"),
+        (pl.col("rate_no_claim") * av).round(2).alias("duty_no_claim"),
+    ).with_columns(
+        pl.when((pl.col("status") == "originating") & claim_ok)
+        .then(pl.col("duty_claim"))
+        .otherwise(pl.col("duty_no_claim"))
+        .alias("duty_owed"),
+        pl.when(claim_ok).then(pl.col("duty_no_claim") - pl.col("duty_claim")).otherwise(0.0).round(2).alias(
+            "duty_at_stake"
+        ),
+        pl.when(av.is_null()).then(pl.lit("annual_value missing: duty unknown")).otherwise(pl.col("duty_note"))
+        .alias("duty_note"),
+    ).drop("rate_claim", "rate_no_claim")
+
+
+# ------------------------------------------------------------------------------------------------ runs
+
+
+def run_one(
+    pf: Any,
+    scenario: Scenario | None,
+    *,
+    on: dt.date,
+    conn: sqlite3.Connection,
+    corpus: Any,
+    measures: Any,
+    tables: Any = None,
+) -> ScenarioRun:
+    from usmca.portfolio.run import run_portfolio
+
+    name = BASELINE if scenario is None else scenario.name
+    notes: list[str] = []
+    c, ms, p = corpus, measures, pf
+    if scenario is not None:
+        c = overlay_corpus(corpus, scenario)
+        ms = overlay_measures(measures, scenario)
+        p, notes = overlay_portfolio(pf, scenario)
+    rr = run_portfolio(p, on=on, conn=conn, corpus=c, tables=tables if c is corpus else None, exposure=False)
+    res = rr.results.drop("duty_at_stake", "exposure_note")
+    if scenario is not None:
+        res = content_caps(res, p, scenario, c)
+    else:
+        res = res.with_columns(pl.lit(None, pl.String).alias("scenario_rule"))
+    res = add_duty(res, p.products, on, ms, conn)
+    skipped = len(rr.skipped)
+    if skipped:
+        notes.append(f"{skipped} SKU(s) skipped by the engine (see `usmca portfolio run` for the reasons)")
+    vintage = {**rr.vintage, "measures": ms.vintage}
+    return ScenarioRun(name, res.sort("sku"), tuple(notes), vintage, rr.engine_counts)
+
+
+def _flips(base: ScenarioRun, run: ScenarioRun) -> pl.DataFrame:
+    b = base.results.select(
+        "sku", "hts", pl.col("status").alias("status_before"), pl.col("rvc_margin").alias("margin_before"),
+        pl.col("duty_owed").alias("duty_before"),
+    )
+    a = run.results.select(
+        "sku", pl.col("status").alias("status_after"), pl.col("rvc_margin").alias("margin_after"),
+        pl.col("duty_owed").alias("duty_after"), "blockers", "needs", "scenario_rule", "rule_id",
+    )
+    j = b.join(a, on="sku", how="full", coalesce=True)
+    changed = (pl.col("status_before") != pl.col("status_after")).fill_null(True) | (
+        (pl.col("duty_before") != pl.col("duty_after")).fill_null(False)
+    ) | ((pl.col("margin_before") != pl.col("margin_after")).fill_null(False))
+    return (
+        j.filter(changed)
+        .with_columns(
+            pl.lit(run.name).alias("scenario"),
+            (pl.col("status_before") != pl.col("status_after")).fill_null(True).alias("flipped"),
+            (pl.col("duty_after") - pl.col("duty_before")).round(2).alias("duty_change"),
+            pl.coalesce(
+                pl.col("scenario_rule"),
+                pl.when(pl.col("blockers").list.len() > 0).then(
+                    pl.lit("tariff shift fails: ") + pl.col("blockers").list.join(", ")
+                ),
+                pl.when(pl.col("margin_after") < 0).then(
+                    pl.lit("RVC short by ") + pl.col("margin_after").abs().round(1).cast(pl.String) + pl.lit(" points")
+                ),
+                pl.col("needs").list.join("; "),
+            ).alias("reason"),
+        )
+        .select("scenario", "sku", "hts", "flipped", "status_before", "status_after", "margin_before",
+                "margin_after", "duty_before", "duty_after", "duty_change", "reason", "rule_id")
+        .sort("flipped", "sku", descending=[True, False])
+    )
+
+
+def compare_portfolio(
+    pf: Any,
+    scenarios: list[Scenario],
+    *,
+    on: dt.date,
+    conn: sqlite3.Connection | None = None,
+    corpus: Any = None,
+    measures: Any = None,
+    remedies: bool = True,
+    remedy_limit: int = 200,
+) -> Comparison:
+    """Baseline plus each scenario on the same checked portfolio (``usmca.portfolio.read.Portfolio``)."""
+    from usmca.measures.records import load_measures
+    from usmca.portfolio.run import load_rule_tables
+    from usmca.rules.corpus import load_corpus
+
+    if conn is None:
+        from usmca.store import store
+
+        conn = store()
+    corpus = corpus if corpus is not None else load_corpus(conn)
+    measures = measures if measures is not None else load_measures()
+    tables, _ = load_rule_tables(conn, corpus)
+    base = run_one(pf, None, on=on, conn=conn, corpus=corpus, measures=measures, tables=tables)
+    runs, flips, rems = [], [], []
+    for sc in scenarios:
+        run = run_one(pf, sc, on=on, conn=conn, corpus=corpus, measures=measures, tables=tables)
+        runs.append(run)
+        fl = _flips(base, run)
+        flips.append(fl)
+        if remedies:
+            lost = fl.filter(
+                pl.col("flipped") & (pl.col("status_before") == "originating") & (pl.col("status_after") != "originating")
+            )["sku"].to_list()
+            rems.append(remedy(pf, sc, run, lost[:remedy_limit], on=on, conn=conn, corpus=corpus))
+    flips_df = pl.concat(flips, how="vertical_relaxed") if flips else _flips(base, base).head(0)
+    rem_df = pl.concat(rems, how="vertical_relaxed") if rems else pl.DataFrame(schema=REMEDY_SCHEMA)
+    return Comparison(on, base, tuple(runs), tuple(scenarios), flips_df, rem_df, ASSUMPTIONS)
+
+
+# ------------------------------------------------------------------------------------------------ remedies
+
+REMEDY_SCHEMA = {
+    "scenario": pl.String,
+    "sku": pl.String,
+    "components": pl.List(pl.String),
+    "value_resourced": pl.Float64,
+    "arithmetic": pl.String,
+    "verified": pl.Boolean,
+    "result": pl.String,
+}
+
+
+def _m(u: float | int | None) -> str:
+    return "?" if u is None else f"{u / MICRO:,.2f}"
+
+
+def _cover(items: list[tuple[str, int]], gap: int) -> list[tuple[str, int]] | None:
+    """Fewest components whose values reach ``gap`` (largest first), then the last pick swapped for the
+    smallest single component that still reaches it (less value moved)."""
+    items = sorted(items, key=lambda t: (-t[1], t[0]))
+    chosen: list[tuple[str, int]] = []
+    total = 0
+    for it in items:
+        if total >= gap:
+            break
+        chosen.append(it)
+        total += it[1]
+    if total < gap:
+        return None
+    if chosen:
+        rest = total - chosen[-1][1]
+        need = gap - rest
+        pool = [it for it in items if it not in chosen[:-1] and it[1] >= need]
+        if pool:
+            chosen[-1] = min(pool, key=lambda t: (t[1], t[0]))
+    return chosen
+
+
+def _plan_one(sku: str, row: dict[str, Any], prod: dict[str, Any], lines: list[dict[str, Any]]) -> tuple[
+    list[str], int, str
+]:
+    """(components to re-source, value moved in micros, arithmetic text) for one SKU."""
+    nonorig = [(ln["component_id"], int(ln["value_u"] or 0)) for ln in lines if ln["origin"] != "originating"]
+    forced = [c for c in (row.get("blockers") or []) if c in {x[0] for x in nonorig}]
+    text: list[str] = []
+    if forced:
+        text.append(f"tariff shift: source {', '.join(forced)} in the region (they fail the rule's shift)")
+    margin = row.get("rvc_margin")
+    vnm = sum(v for _, v in nonorig)
+    forced_v = sum(v for c, v in nonorig if c in forced)
+    picked = list(forced)
+    moved = forced_v
+    if margin is not None and margin < 0:
+        atv = prod.get("transaction_value_u")
+        atv = None if atv is None else atv - (prod.get("international_shipment_u") or 0)
+        nc = prod.get("net_cost_u") if prod.get("net_cost_u") is not None else prod.get("total_cost_u")
+        best: tuple[int, list[tuple[str, int]], str] | None = None
+        for label, b, fig in (("transaction value", atv, row.get("rvc_transaction_value")),
+                              ("net cost", nc, row.get("rvc_net_cost"))):
+            if not b or fig is None:
+                continue
+            req = fig - margin  # the required threshold of the method with the best margin
+            allowed = int(b * (100 - req) / 100)  # the most VNM the threshold allows
+            gap = (vnm - forced_v) - allowed
+            pool = [x for x in nonorig if x[0] not in forced]
+            cov = [] if gap <= 0 else _cover(pool, gap)
+            if cov is None:
+                continue
+            mv = sum(v for _, v in cov)
+            new_vnm = vnm - forced_v - mv
+            arith = (
+                f"RVC ({label}) = ({_m(b)} - VNM) / {_m(b)}: now VNM {_m(vnm)} -> {fig:.1f}% < required {req:.1f}%; "
+                f"VNM may be at most {_m(b)} x (100 - {req:.1f})% = {_m(allowed)}; "
+                + (f"source {', '.join(f'{c} ({_m(v)})' for c, v in cov)} in the region: " if cov else "")
+                + f"VNM {_m(new_vnm)} -> RVC {(100 * (b - new_vnm) / b):.1f}% >= {req:.1f}%"
+            )
+            if best is None or mv < best[0]:
+                best = (mv, cov, arith)
+        if best is None:
+            text.append("RVC: no re-sourcing of the bill's non-originating materials reaches the threshold")
+        else:
+            picked += [c for c, _ in best[1]]
+            moved += best[0]
+            text.append(best[2])
+    return picked, moved, "; ".join(text)
+
+
+def remedy(pf: Any, scenario: Scenario, run: ScenarioRun, skus: list[str], *, on: dt.date,
+           conn: sqlite3.Connection, corpus: Any) -> pl.DataFrame:
+    """For SKUs that stop qualifying: the cheapest re-sourcing (fewest components, then least value) that
+    restores qualification under the scenario, checked by re-running the engine on the changed bill."""
+    from usmca.portfolio.run import run_portfolio
+
+    if not skus:
+        return pl.DataFrame(schema=REMEDY_SCHEMA)
+    p, _ = overlay_portfolio(pf, scenario)
+    res = run.results.filter(pl.col("sku").is_in(skus))
+    prod = {r["sku"]: r for r in p.products.filter(pl.col("sku").is_in(skus)).iter_rows(named=True)}
+    by_parent: dict[str, list[dict[str, Any]]] = {}
+    for ln in p.bom.filter(pl.col("parent_sku").is_in(skus)).iter_rows(named=True):
+        by_parent.setdefault(ln["parent_sku"], []).append(ln)
+    plans: dict[str, tuple[list[str], int, str]] = {}
+    for row in res.iter_rows(named=True):
+        if row.get("scenario_rule"):
+            # a named-country cap: re-source the named-country materials, largest first
+            plans[row["sku"]] = _cap_plan(row, scenario, by_parent.get(row["sku"], []), prod.get(row["sku"], {}))
+        else:
+            plans[row["sku"]] = _plan_one(row["sku"], row, prod.get(row["sku"], {}), by_parent.get(row["sku"], []))
+    # verify: the scenario run on the changed bills of these SKUs only
+    change = pl.DataFrame(
+        [(s, c) for s, (cs, _, _) in plans.items() for c in cs], schema={"parent_sku": pl.String, "_cid": pl.String},
+        orient="row",
+    )
+    keep = set(skus)
+    below = p.bom.filter(pl.col("self_produced") & pl.col("parent_sku").is_in(skus))["component_id"].to_list()
+    keep |= set(below)
+    bom2 = p.bom.filter(pl.col("parent_sku").is_in(list(keep))).join(
+        change.with_columns(pl.lit(True).alias("_hit")),
+        left_on=["parent_sku", "component_id"], right_on=["parent_sku", "_cid"], how="left",
+    ).with_columns(
+        pl.when(pl.col("_hit").fill_null(False)).then(pl.lit("originating")).otherwise(pl.col("origin")).alias("origin")
+    ).drop("_hit")
+    pf2 = dataclasses.replace(p, products=p.products.filter(pl.col("sku").is_in(list(keep))), bom=bom2)
+    c = overlay_corpus(corpus, scenario)
+    rr = run_portfolio(pf2, on=on, conn=conn, corpus=c, exposure=False)
+    after = content_caps(rr.results.drop("duty_at_stake", "exposure_note"), pf2, scenario, c)
+    st = dict(zip(after["sku"].to_list(), after["status"].to_list(), strict=True))
+    rows = []
+    for s, (cs, mv, text) in plans.items():
+        ok = st.get(s) == "originating"
+        rows.append({
+            "scenario": scenario.name, "sku": s, "components": cs, "value_resourced": round(mv / MICRO, 2),
+            "arithmetic": text, "verified": ok,
+            "result": "originating under the scenario after the change" if ok
+            else f"engine says {st.get(s, 'skipped')} after the change: not restored by re-sourcing alone",
+        })
+    return pl.DataFrame(rows, schema=REMEDY_SCHEMA)
+
+
+def _cap_plan(row: dict[str, Any], scenario: Scenario, lines: list[dict[str, Any]], prod: dict[str, Any]) -> tuple[
+    list[str], int, str
+]:
+    from usmca.scenarios.model import ContentCap
+
+    caps = [o for o in scenario.rules if isinstance(o, ContentCap)]
+    countries = {c for o in caps for c in o.countries}
+    named = sorted(
+        ((ln["component_id"], int(ln["value_u"] or 0)) for ln in lines
+         if ln["origin"] != "originating" and ln.get("country") in countries),
+        key=lambda t: (-t[1], t[0]),
+    )
+    base = prod.get("transaction_value_u")
+    if base is not None:
+        base -= prod.get("international_shipment_u") or 0
+    else:
+        base = prod.get("net_cost_u") if prod.get("net_cost_u") is not None else prod.get("total_cost_u")
+    cap = min((o.max_share for o in caps if o.max_share is not None), default=None)
+    total = sum(v for _, v in named)
+    if cap is None or not base or "de minimis excluded" in str(row.get("scenario_rule")):
+        return [c for c, _ in named], total, (
+            f"source every non-originating material from {', '.join(sorted(countries))} elsewhere "
+            f"({_m(total)}): {row.get('scenario_rule')}"
+        )
+    allowed = int(base * cap / 100)
+    cov = _cover(named, total - allowed) or named
+    mv = sum(v for _, v in cov)
+    return [c for c, _ in cov], mv, (
+        f"named-country content {_m(total)} of {_m(base)} = {100 * total / base:.1f}% > cap {cap:g}%; at most "
+        f"{_m(allowed)} allowed; source {', '.join(f'{c} ({_m(v)})' for c, v in cov)} in the region: "
+        f"{_m(total - mv)} = {100 * (total - mv) / base:.1f}% <= {cap:g}%"
+    )

@@ -1,0 +1,168 @@
+"""The kernel and the single-good engine agree on every SKU (status, criterion, rule, RVC figures).
+
+Random portfolios (hypothesis) over hand-built rules held in a real ``Corpus`` (so ``rules_for`` is the real
+selection), and, with the store, over real codes and the real rule corpus.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from usmca.origin.case import parse_case
+from usmca.origin.determine import determine
+from usmca.portfolio.kernel import RuleTables, evaluate
+from usmca.portfolio.read import BOM_COLUMNS, PRODUCT_COLUMNS, check_portfolio
+from usmca.portfolio.run import (
+    case_dict,
+    deemed_hook,
+    determination_row,
+    general_hooks,
+    run_portfolio,
+    screen,
+)
+from usmca.rules.corpus import Corpus
+
+from .test_kernel import RULES
+
+ON = dt.date(2026, 3, 1)
+GOODS = ["9401200000", "9401999081", "9404901000", "9405110000", "9405210000", "8471300100", "8471410150"]
+MATERIALS = ["940199", "94012000", "9401991000", "730890", "500720", "511111", "940549", "940592", "847330",
+             "847130", "847141", "3926909990", "940191"]
+
+
+def _corpus(rules: list[Any]) -> Corpus:
+    chapters = sorted({r.provenance.chapter for r in rules})
+    return Corpus(tuple(rules), (), {"version": "test", "chapters_present": ",".join(chapters)})
+
+
+def _money(draw: st.DrawFn, lo: int, hi: int) -> int:
+    return draw(st.integers(lo, hi))  # cents
+
+
+@st.composite
+def portfolios(draw: st.DrawFn, goods: list[str], materials: list[str], max_skus: int = 6
+               ) -> tuple[list[dict[str, str | None]], list[dict[str, str | None]]]:
+    prods, bom = [], []
+    for i in range(draw(st.integers(1, max_skus))):
+        sku = f"P{i}"
+        tv = draw(st.one_of(st.none(), st.integers(1000, 100000)))
+        ship = draw(st.sampled_from([0, 0, 50])) if tv else 0
+        cost = draw(st.one_of(st.none(), st.integers(500, 100000)))
+        cost_kind = draw(st.sampled_from(["total_cost", "net_cost"]))
+        n = draw(st.integers(1, 5))
+        budget = (tv - ship) if tv else 10**9
+        lines = []
+        for k in range(n):
+            v = draw(st.integers(0, max(0, budget // n)))
+            origin = draw(st.sampled_from(["originating", "non_originating", "unknown"]))
+            lines.append({"parent_sku": sku, "component_id": f"{sku}-m{k}",
+                          "component_hts": draw(st.sampled_from(materials)), "value": f"{v / 100:.2f}",
+                          "origin": origin, "country": "MX" if origin == "originating" else None})
+        prods.append({"sku": sku, "hts": draw(st.sampled_from(goods)),
+                      "country_of_production": draw(st.sampled_from(["MX", "MX", "US", "CA", "CN"])),
+                      "transaction_value": None if tv is None else f"{tv / 100:.2f}",
+                      "international_shipment": f"{ship / 100:.2f}" if ship else None,
+                      cost_kind: None if cost is None else f"{cost / 100:.2f}"})
+        bom.extend(lines)
+    return prods, bom
+
+
+def _frames(prods: list[dict[str, str | None]], bom: list[dict[str, str | None]]
+            ) -> tuple[pl.DataFrame, pl.DataFrame]:
+    p = pl.DataFrame([{c: r.get(c) for c in PRODUCT_COLUMNS} for r in prods],
+                     schema={c: pl.String for c in PRODUCT_COLUMNS}).with_row_index("_row", offset=2)
+    b = pl.DataFrame([{c: r.get(c) for c in BOM_COLUMNS} for r in bom],
+                     schema={c: pl.String for c in BOM_COLUMNS}).with_row_index("_row", offset=2)
+    return p.with_columns(pl.col("_row").cast(pl.Int64)), b.with_columns(pl.col("_row").cast(pl.Int64))
+
+
+KEYS = ("status", "criterion", "rule_id", "rvc_transaction_value", "rvc_net_cost")
+
+
+def _agree(prods: list[dict[str, str | None]], bom: list[dict[str, str | None]], corpus: Corpus,
+           tables: RuleTables) -> int:
+    p, b = _frames(prods, bom)
+    pf = check_portfolio(p, b, None, on=ON)
+    exclusion, mode = general_hooks()
+    screened = screen(pf.products, ON, None, corpus)
+    res = evaluate(pf.products.join(screened, on="sku", how="anti"), pf.bom, tables, dm_exclusion=exclusion,
+                   dm_mode=mode, deemed_originating=deemed_hook(None))
+    prod = {r["sku"]: r for r in pf.products.iter_rows(named=True)}
+    by_parent: dict[str, list[dict[str, Any]]] = {}
+    for r in pf.bom.iter_rows(named=True):
+        by_parent.setdefault(r["parent_sku"], []).append(r)
+    checked = 0
+    for k in res.results.iter_rows(named=True):
+        d = determine(parse_case(case_dict(k["sku"], prod, by_parent, ON)), corpus=corpus, conn=None)
+        ref = determination_row(k["sku"], d)
+        got = {key: k[key] for key in KEYS}
+        want = {key: ref[key] for key in KEYS}
+        assert got == want, (k["sku"], prod[k["sku"]]["hts"], by_parent.get(k["sku"]), got, want, d.needs)
+        if k["status"] != "originating":
+            assert set(k["blockers"]) <= {ln["component_id"] for ln in by_parent.get(k["sku"], [])}
+        checked += 1
+    return checked
+
+
+_CORPUS = _corpus(RULES)
+_TABLES = RuleTables.from_rules(RULES)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pf=portfolios(GOODS, MATERIALS))
+def test_kernel_agrees_with_single_good_engine(
+    conn: Any, pf: tuple[list[dict[str, str | None]], list[dict[str, str | None]]]
+) -> None:
+    _agree(*pf, _CORPUS, _TABLES)
+
+
+def test_run_uses_the_engine_for_what_the_kernel_leaves(conn: Any) -> None:
+    prods = [
+        {"sku": "A", "hts": "9404901000", "country_of_production": "MX", "transaction_value": "100"},
+        {"sku": "B", "hts": "9406900000", "country_of_production": "MX", "transaction_value": "100"},  # no rule
+        {"sku": "C", "hts": "9404901000", "country_of_production": "MX", "transaction_value": "100"},  # multi-level
+    ]
+    bom = [
+        {"parent_sku": "A", "component_id": "a1", "component_hts": "7308.90", "value": "10",
+         "origin": "non_originating"},
+        {"parent_sku": "B", "component_id": "b1", "component_hts": "7308.90", "value": "10",
+         "origin": "non_originating"},
+        {"parent_sku": "C", "component_id": "A", "component_hts": "9404901000", "value": "30"},
+        {"parent_sku": "C", "component_id": "c2", "component_hts": "9401.99", "value": "5", "origin": "originating",
+         "country": "MX"},
+    ]
+    p, b = _frames(prods, bom)
+    pf = check_portfolio(p, b, None, on=ON)
+    rr = run_portfolio(pf, on=ON, corpus=_CORPUS, tables=_TABLES, exposure=False)
+    got = {r["sku"]: r for r in rr.results.iter_rows(named=True)}
+    assert not rr.skipped, rr.skipped
+    assert got["A"]["engine"] == "kernel" and got["A"]["status"] == "originating"
+    assert got["B"]["engine"] == "single_good" and got["B"]["status"] == "unresolved"
+    assert "no rule" in got["B"]["fallback_reason"]
+    assert got["C"]["engine"] == "single_good" and "multi-level" in got["C"]["fallback_reason"]
+    assert rr.engine_counts == {"kernel": 1, "single_good": 2}
+
+
+@pytest.mark.slow
+def test_agreement_on_real_rules(conn: Any) -> None:
+    """Real codes and the real corpus: a seeded sample of goods each rule covers, random bills."""
+    from usmca.rules.corpus import load_corpus
+
+    corpus = load_corpus(conn)
+    tables = RuleTables.from_rules(corpus.rules)
+    from usmca.portfolio.synth import SynthSpec, codes_from_store, good_codes_with_rules, synth_portfolio
+
+    codes = codes_from_store(conn, ON)
+    goods = good_codes_with_rules(codes, tables)
+    spec = SynthSpec(skus=400, lines=6, seed=11, multi_level=0.0, date=ON)
+    products, bom, _decl = synth_portfolio(spec, goods, codes)
+    p = products.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
+    b = bom.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
+    n = _agree(p.drop("_row").to_dicts(), b.drop("_row").to_dicts(), corpus, tables)
+    assert n > 200

@@ -1,0 +1,53 @@
+"""The Spark backend (local mode) gives the embedded kernel's results, SKU for SKU.
+
+Starting a Spark session takes ~15 s: one session for the module; runs in CI (marked slow, not skipped).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import polars as pl
+import pytest
+
+ON = dt.date(2026, 3, 1)
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def spark() -> Any:
+    from usmca.portfolio.spark import local_session
+
+    s = local_session("usmca-test")
+    yield s
+    s.stop()
+
+
+def test_spark_equals_embedded(conn: Any, spark: Any) -> None:
+    from usmca.portfolio.kernel import evaluate
+    from usmca.portfolio.read import check_portfolio
+    from usmca.portfolio.run import deemed_hook, general_hooks, load_rule_tables, parts_hook
+    from usmca.portfolio.spark import evaluate_spark
+    from usmca.portfolio.synth import SynthSpec, codes_from_store, good_codes_with_rules, synth_portfolio
+
+    tables, _corpus = load_rule_tables(conn)
+    codes = codes_from_store(conn, ON)
+    products, bom, decl = synth_portfolio(SynthSpec(skus=600, lines=8, seed=3, multi_level=0.0, date=ON),
+                                          good_codes_with_rules(codes, tables), codes)
+    idx = [pl.col("_row").cast(pl.Int64)]
+    pf = check_portfolio(products.with_row_index("_row", offset=2).with_columns(idx),
+                         bom.with_row_index("_row", offset=2).with_columns(idx),
+                         decl.with_row_index("_row", offset=2).with_columns(idx), on=ON)
+    exclusion, mode = general_hooks()
+    kw = {"dm_exclusion": exclusion, "dm_mode": mode, "parts_in_nomenclature": parts_hook(ON, conn),
+          "deemed_originating": deemed_hook(conn)}
+    emb = evaluate(pf.products, pf.bom, tables, **kw)
+    spk = evaluate_spark(pf.products, pf.bom, tables, spark=spark, partitions=3, **kw)
+    assert emb.results.height > 300
+    a = emb.results.sort("sku")
+    b = spk.results.sort("sku")
+    assert a.columns == b.columns
+    assert a.equals(b)
+    assert emb.fallback.sort("sku").equals(spk.fallback.sort("sku"))

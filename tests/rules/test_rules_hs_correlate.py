@@ -1,0 +1,49 @@
+"""HS 2022 nomenclature and the HS 2017 / HS 2012 correlations (build step "hs")."""
+
+from __future__ import annotations
+
+import pytest
+
+from usmca.errors import InputError
+from usmca.nomenclature.correlate import map_to_2022, nomenclature
+
+
+def test_nomenclature_loaded(conn) -> None:  # type: ignore[no-untyped-def]
+    nom = nomenclature(conn)
+    assert len(nom.subheadings) == 5612  # 5,613 HS 2022 subheadings less the residual 999999
+    assert "940199" in nom.hs2022 and "940190" not in nom.hs2022
+    assert nom.exists("940190", "HS2017")
+
+
+def test_split_is_one_to_many(conn) -> None:  # type: ignore[no-untyped-def]
+    c = map_to_2022("940190", "HS2017", conn)
+    assert c.hs2022 == ("940191", "940199") and c.relationship == "1:n" and not c.one_to_one
+
+
+def test_one_to_one_and_identity(conn) -> None:  # type: ignore[no-untyped-def]
+    c = map_to_2022("010121", "HS2017", conn)
+    assert c.hs2022 == ("010121",) and c.relationship == "1:1" and c.one_to_one
+    # a heading whose subheadings stayed inside it keeps its meaning
+    assert map_to_2022("0101", "HS2017", conn).relationship == "identity"
+
+
+def test_merge_and_many_to_many(conn) -> None:  # type: ignore[no-untyped-def]
+    # HS 2012 8702.10 and 8702.90 both feed HS 2022 8702.20-8702.40 (hybrid and electric buses)
+    c = map_to_2022("870210", "HS2012", conn)
+    assert c.relationship == "n:n" and "870220" in c.hs2022 and "870290" in c.shared_with
+    # HS 2012 8456.10 (laser machines) was split into 8456.11 and 8456.12 (and its waste went to 8549)
+    c = map_to_2022("845610", "HS2012", conn)
+    assert {"845611", "845612"} <= set(c.hs2022) and c.relationship == "n:n"
+
+
+def test_hs2012_heading(conn) -> None:  # type: ignore[no-untyped-def]
+    c = map_to_2022("8708", "HS2012", conn)
+    assert "870822" in c.hs2022 and "870829" in c.hs2022
+
+
+def test_unknown_code(conn) -> None:  # type: ignore[no-untyped-def]
+    assert map_to_2022("999998", "HS2017", conn).relationship == "none"
+    with pytest.raises(InputError, match="code"):
+        map_to_2022("94019", "HS2017", conn)
+    with pytest.raises(InputError, match="edition"):
+        map_to_2022("940190", "HS1996", conn)
