@@ -19,6 +19,10 @@ if [ ! -f "$STORE" ] || [ -n "$(find src -newer "$STORE" -type f -print -quit)" 
   .venv/bin/usmca data build
 fi
 
+# Services the tests need (PostgreSQL, Chromium): installed and started here, stopped on exit.
+# shellcheck source=scripts/services.sh
+source scripts/services.sh
+
 .venv/bin/ruff check src tests benchmarks
 .venv/bin/mypy
 .venv/bin/pytest "$@"

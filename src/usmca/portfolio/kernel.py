@@ -30,6 +30,7 @@ TERRITORY = ("US", "MX", "CA")
 KINDS = ("any_other", "outside_group", "including_group", "from_codes", "no_change")
 PARTS_RVC_TV, PARTS_RVC_NC = 60, 50  # criterion D thresholds (Article 4.2(d); s.4)
 PARTS_EXCLUDED_CHAPTERS = ("61", "62", "63")
+DM_MODES = ("value", "none", "apparel", "textile", "value+textile")
 AUTOMOTIVE_CHAPTERS = ("87",)
 VEHICLE_USES = ("passenger_vehicle", "light_truck", "heavy_truck", "other_vehicle")
 
@@ -393,6 +394,7 @@ def evaluate(
         pl.col("component_hts").alias("mhts"),
         pl.col("value_u").alias("val"),
         (pl.col("origin") != "originating").alias("nonorig"),
+        (pl.col("weight_u") if "weight_u" in lines.columns else pl.lit(None, pl.Int64)).alias("wt"),
     )
     fallback: list[pl.DataFrame] = []
 
@@ -470,14 +472,15 @@ def evaluate(
     same_sub = (pl.col("mhts").str.slice(0, 6) == pl.col("ghts").str.slice(0, 6)) | (
         undivided & (pl.col("mhts").str.slice(0, 4) == pl.col("ghts").str.slice(0, 4))
     )
-    # De minimis policy per distinct good code (rules.general): "value" (s.5(1)), "none" (no de minimis open),
-    # "other" (a weight test: textiles and apparel, s.5(6)-(9)) - the last left to the single-good engine.
+    # De minimis policy per distinct good code (rules.general, ``de_minimis_mode``): "value" (s.5(1)), "none"
+    # (no de minimis open), "apparel" (s.5(7): weight of the classifying component), "textile" (s.5(6): weight
+    # of the good), "value+textile" (heading 96.19: both open), anything else left to the single-good engine.
     codes = fails.select("ghts").unique()
     modes = [dm_mode(g) if dm_mode else "value" for g in codes["ghts"].to_list()]
     fails = fails.join(codes.with_columns(pl.Series("dm_mode", modes, pl.String)), on="ghts", how="left")
-    weight_dm = fails.filter(pl.col("dm_mode") == "other").select("sku").unique()
-    send_back(weight_dm, "de minimis by weight (textiles, s.5(6)-(9))")
-    p, pa, fails = (d.join(weight_dm, on="sku", how="anti") for d in (p, pa, fails))
+    other_dm = fails.filter(~pl.col("dm_mode").is_in(DM_MODES)).select("sku").unique()
+    send_back(other_dm, "de minimis of a kind the kernel does not take")
+    p, pa, fails = (d.join(other_dm, on="sku", how="anti") for d in (p, pa, fails))
     # s.5(3) exclusions per distinct (good, material): 0 none, 1 depends on facts the bill does not give,
     # 2 certain.
     if dm_exclusion is not None and fails.height:
@@ -496,11 +499,20 @@ def evaluate(
             pl.col("same").all().alias("fail_same_sub"),
             pl.col("excl").max().alias("excl"),
             (pl.col("dm_mode").first() == "none").alias("dm_none"),
+            pl.col("dm_mode").first().alias("dm_kind"),
+            pl.col("wt").sum().alias("fail_wt"),
+            pl.col("wt").is_null().any().alias("fail_wt_missing"),
         )
     )
+    # apparel: the weight base is every line of the bill (the BOM states no classifying component)
+    wbase = ln.group_by("sku").agg(
+        pl.col("wt").sum().alias("all_wt"), pl.col("wt").is_null().any().alias("all_wt_missing")
+    )
 
-    sku_base = p.select("sku", "tv", "nc", "tc", "vnm", "ghts").with_columns(
-        _within_10(pl.col("vnm")).alias("s54")
+    sku_base = (
+        p.select("sku", "tv", "nc", "tc", "vnm", "ghts")
+        .with_columns(_within_10(pl.col("vnm")).alias("s54"))
+        .join(wbase, on="sku", how="left")
     )
     a = (
         pa.drop("ghts")
@@ -511,15 +523,14 @@ def evaluate(
             pl.col("fail_val").fill_null(0),
             pl.col("excl").fill_null(0),
             pl.col("dm_none").fill_null(False),
+            pl.col("dm_kind").fill_null("value"),
             pl.col("fail_same_sub").fill_null(False),
         )
     )
     # s.5(1) by value (``criteria.de_minimis_value``): the share first (no base: undecided; over 10% of both
     # bases: fails), then the s.5(3) exclusions (certain: fails; depending on facts: undecided).
-    dm_v = (
-        pl.when(pl.col("dm_none"))
-        .then(F)
-        .when(pl.col("tv").is_null() & pl.col("tc").is_null())
+    value_v = (
+        pl.when(pl.col("tv").is_null() & pl.col("tc").is_null())
         .then(U)
         .when(~_within_10(pl.col("fail_val")))
         .then(F)
@@ -528,6 +539,27 @@ def evaluate(
         .when(pl.col("excl") == 1)
         .then(U)
         .otherwise(T)
+    )
+    # s.5(7) (``criteria.de_minimis_weight``, apparel): failing weight within 10% of the component's weight,
+    # every weight known; s.5(6) (other textiles) weighs against the good, whose weight PRODUCTS does not carry.
+    apparel_v = (
+        pl.when(pl.col("fail_wt_missing") | pl.col("all_wt_missing") | (pl.col("all_wt").fill_null(0) <= 0))
+        .then(U)
+        .when(10 * pl.col("fail_wt") <= pl.col("all_wt"))
+        .then(T)
+        .otherwise(F)
+    )
+    kind = pl.col("dm_kind")
+    dm_v = (
+        pl.when(kind == "none")
+        .then(F)
+        .when(kind == "apparel")
+        .then(apparel_v)
+        .when(kind == "textile")
+        .then(U)
+        .when(kind == "value+textile")
+        .then(pl.when(value_v == T).then(T).otherwise(U))  # the engine takes a passing test, else an open one
+        .otherwise(value_v)
     )
     # (D) s.3(4)(a)/(5) (``criteria.parts_fallback_applies``): every failing material shares the good's
     # subheading (or its heading, not subdivided), and the schedule's text for it names parts; where it does not

@@ -439,6 +439,7 @@ def check_portfolio(
     bom_ok = bom.filter(~pl.col("_row").is_in(berr["_row"].implode()))
     bom_ok = bom_ok.with_columns(
         micros("value").alias("value_u"),
+        micros("weight_kg").alias("weight_u"),
         *[pl.col(c).cast(pl.Float64, strict=False) for c in ("value", "quantity_per", "weight_kg")],
         pl.col("intermediate").is_in(TRUE_WORDS).fill_null(False).alias("intermediate"),
     )
@@ -497,6 +498,22 @@ def check_portfolio(
     bom_ok = bom_ok.with_columns(
         pl.col("component_id").is_in(prod_ok["sku"].implode()).alias("self_produced")
     )
+    # A declaration that makes a line originating while the bill names a country outside the territory is a
+    # contradiction to settle, not to guess: the SKU is skipped and the row reported.
+    clash = bom_ok.filter(
+        pl.col("declaration").is_not_null()
+        & (pl.col("origin") == "originating")
+        & pl.col("country").is_not_null()
+        & ~pl.col("country").is_in(["US", "MX", "CA"])
+    )
+    for r in clash.iter_rows(named=True):
+        errors.append(RowError(b_name, r["_row"], "country", r["country"], "declared originating "
+                               f"({r['declaration']}) but produced outside the USMCA territory", r["parent_sku"]))
+        skipped.setdefault(r["parent_sku"], f"bad BOM line: declaration contradicts country ({b_name} row "
+                           f"{r['_row']})")  # fmt: skip
+    if clash.height:
+        prod_ok = prod_ok.filter(~pl.col("sku").is_in(clash["parent_sku"].implode()))
+        bom_ok = bom_ok.filter(pl.col("parent_sku").is_in(prod_ok["sku"].implode()))
     # A bill whose non-originating materials alone exceed the adjusted transaction value is an input error
     # (values or currency wrong), as for a single case.
     vnm = (

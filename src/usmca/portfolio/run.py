@@ -264,11 +264,23 @@ def general_hooks() -> tuple[Callable[[str, str], int] | None, Callable[[str], s
         # depends on facts of the good, which a portfolio row does not state (none named: no exclusion)
         return 1 if tuple(getattr(why, "needs", ()) or ()) else 0
 
+    prov = gen.provisions() if hasattr(gen, "provisions") else None
+
     def mode(g: str) -> str:
         tests = gen.de_minimis_policy(g).tests
         if not tests:
             return "none"
-        return "value" if all(getattr(t, "basis", "") == "value" for t in tests) else "other"
+        names = []
+        for t in tests:
+            if prov is not None and t is getattr(prov, "value_test", None):
+                names.append("value")
+            elif prov is not None and t is getattr(prov, "apparel_test", None):
+                names.append("apparel")
+            elif prov is not None and t is getattr(prov, "textile_test", None):
+                names.append("textile")
+            else:
+                names.append("other")
+        return "+".join(names)
 
     return exclusion, mode
 
@@ -467,8 +479,8 @@ def _materials(
             m["description"] = ln["description"]
         if ln.get("country"):
             m["country"] = ln["country"]
-        if ln.get("weight_kg") is not None:
-            m["weight_kg"] = Decimal(repr(ln["weight_kg"]))
+        if ln.get("weight_u") is not None:
+            m["weight_kg"] = _money(ln["weight_u"])
         if ln["self_produced"]:
             if ln["component_id"] in stack:
                 raise InputError(

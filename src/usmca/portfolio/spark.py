@@ -23,7 +23,7 @@ from usmca.portfolio.kernel import RESULT_SCHEMA, KernelResult, RuleTables, eval
 
 PRODUCT_COLS = ("sku", "hts", "country_of_production", "use", "transaction_value_u", "international_shipment_u",
                 "total_cost_u", "net_cost_u")  # fmt: skip
-LINE_COLS = ("component_id", "component_hts", "value_u", "origin")
+LINE_COLS = ("component_id", "component_hts", "value_u", "origin", "weight_u")
 
 
 def local_session(app: str = "usmca-portfolio", cores: int = 2) -> Any:

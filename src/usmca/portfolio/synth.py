@@ -124,6 +124,7 @@ def synth_portfolio(
         rng.choice(np.array(["MX", "CA", "US"]), total),
         rng.choice(np.array(["CN", "DE", "JP", "KR", "VN", "MX"]), total),
     )
+    country = np.where(origin == "", None, country)  # origin not stated: country usually not known either
     comp = np.char.add(np.char.add(sku[parent], "-C"), pos.astype(str))
     # Multi-level: some SKUs take another (lower-numbered, so no cycles) SKU as their first line.
     ml = (rng.random(n) < spec.multi_level) & (np.arange(n) > 0)

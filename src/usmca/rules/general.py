@@ -361,6 +361,10 @@ def de_minimis_excluded(
 def _excluded(g: str, m: str, conn: sqlite3.Connection) -> Exclusion | None:
     """de_minimis_excluded on normalized codes (cached per connection: the store is read-only)."""
     p = provisions()
+    # A certain exclusion (paragraph (k) needs no facts) beats one that depends on facts.
+    k_reason = chapters_1_27_limit(g, m)
+    if k_reason is not None:
+        return Exclusion("k", p.k_citation, p.k_text, True, (), (), k_reason)
     g_olds, m_olds = _hs2017(g, conn), _hs2017(m, conn)
     best: Exclusion | None = None
     for e in p.exceptions:
@@ -383,9 +387,6 @@ def _excluded(g: str, m: str, conn: sqlite3.Connection) -> Exclusion | None:
             return exc
         if best is None:
             best = exc
-    k_reason = chapters_1_27_limit(g, m)
-    if k_reason is not None:
-        return Exclusion("k", p.k_citation, p.k_text, True, (), (), k_reason)
     return best
 
 
