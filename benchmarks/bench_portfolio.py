@@ -43,8 +43,24 @@ def main() -> None:
     if not (data / "bom.parquet").exists():
         t = time.perf_counter()
         exe = Path(sys.executable).with_name("usmca")
-        subprocess.run([str(exe), "portfolio", "synth", "--skus", str(a.skus), "--lines", str(a.lines), "--seed",
-                        str(a.seed), "--multi-level", str(a.multi_level), "--out", str(data)], check=True)  # fmt: skip
+        subprocess.run(
+            [
+                str(exe),
+                "portfolio",
+                "synth",
+                "--skus",
+                str(a.skus),
+                "--lines",
+                str(a.lines),
+                "--seed",
+                str(a.seed),
+                "--multi-level",
+                str(a.multi_level),
+                "--out",
+                str(data),
+            ],
+            check=True,
+        )
         print(f"synth: {time.perf_counter() - t:.1f} s (not timed below)")
 
     import polars as pl
@@ -68,8 +84,13 @@ def main() -> None:
     t_rules = time.perf_counter() - t0
 
     t = time.perf_counter()
-    pf = read_portfolio(data / "products.parquet", data / "bom.parquet", data / "declarations.parquet", on=ON,
-                        known_codes=schedule_checker(conn))  # fmt: skip
+    pf = read_portfolio(
+        data / "products.parquet",
+        data / "bom.parquet",
+        data / "declarations.parquet",
+        on=ON,
+        known_codes=schedule_checker(conn),
+    )
     t_read = time.perf_counter() - t
     n_lines = pf.bom.height
     n_skus = pf.products.height
@@ -83,22 +104,34 @@ def main() -> None:
 
     exclusion, mode = general_hooks()
     t = time.perf_counter()
-    kr = evaluate(flat, pf.bom, tables, dm_exclusion=exclusion, dm_mode=mode,
-                  parts_in_nomenclature=parts_hook(ON, conn), deemed_originating=deemed_hook(conn))  # fmt: skip
+    kr = evaluate(
+        flat,
+        pf.bom,
+        tables,
+        dm_exclusion=exclusion,
+        dm_mode=mode,
+        parts_in_nomenclature=parts_hook(ON, conn),
+        deemed_originating=deemed_hook(conn),
+    )
     t_kernel = time.perf_counter() - t
     flush_memo(conn)
-    kernel_lines = pf.bom.join(kr.results.select(pl.col("sku").alias("parent_sku")), on="parent_sku",
-                               how="semi").height  # fmt: skip
+    kernel_lines = pf.bom.join(
+        kr.results.select(pl.col("sku").alias("parent_sku")), on="parent_sku", how="semi"
+    ).height
     n_fb = kr.fallback.height + scr.height + multi.height
 
     total = t_read + t_screen + t_kernel
-    print(f"portfolio: {n_skus:,} SKUs, {n_lines:,} BOM lines ({a.skus:,} x ~{a.lines}); rows skipped: "
-          f"{len(pf.skipped):,}; row problems: {len(pf.errors):,}")  # fmt: skip
+    print(
+        f"portfolio: {n_skus:,} SKUs, {n_lines:,} BOM lines ({a.skus:,} x ~{a.lines}); rows skipped: "
+        f"{len(pf.skipped):,}; row problems: {len(pf.errors):,}"
+    )
     print(f"rule tables: {t_rules:.2f} s ({len(tables.rules)} rules)")
     print(f"read+check+declarations: {t_read:.2f} s  ({n_lines / t_read:,.0f} lines/s)")
     print(f"screen (Part 6, chapter rules, Schedule 2 per distinct code): {t_screen:.2f} s")
-    print(f"kernel: {t_kernel:.2f} s  ({kernel_lines:,} lines decided, {kernel_lines / t_kernel:,.0f} lines/s; "
-          f"{kr.results.height:,} SKUs)")  # fmt: skip
+    print(
+        f"kernel: {t_kernel:.2f} s  ({kernel_lines:,} lines decided, {kernel_lines / t_kernel:,.0f} lines/s; "
+        f"{kr.results.height:,} SKUs)"
+    )
     print(f"end to end (read + screen + kernel): {total:.2f} s  ({n_lines / total:,.0f} lines/s)")
     print(f"left to the single-good engine: {n_fb:,} SKUs ({100 * n_fb / max(n_skus, 1):.1f}%)")
     reasons = pl.concat([kr.fallback, scr]).group_by("reason").len().sort("len", descending=True)
@@ -113,15 +146,18 @@ def main() -> None:
         got = _fallback(pf, sample, ON, conn, corpus, skipped, None, None)
         t_fb = time.perf_counter() - t
         per = t_fb / max(sample.height, 1)
-        print(f"single-good fallback sample: {sample.height:,} SKUs in {t_fb:.1f} s ({1000 * per:.1f} ms/SKU; "
-              f"{got.height:,} answered, {len(skipped):,} rejected as input errors); all {n_fb:,} would take "
-              f"~{per * n_fb:.0f} s on this machine")  # fmt: skip
+        print(
+            f"single-good fallback sample: {sample.height:,} SKUs in {t_fb:.1f} s ({1000 * per:.1f} ms/SKU; "
+            f"{got.height:,} answered, {len(skipped):,} rejected as input errors); all {n_fb:,} would take "
+            f"~{per * n_fb:.0f} s on this machine"
+        )
     if a.exposure:
         from usmca.portfolio.run import add_exposure
 
         t = time.perf_counter()
-        res = kr.results.join(pf.products.select("sku", "hts", "country_of_origin", "annual_value", "date"),
-                              on="sku")  # fmt: skip
+        res = kr.results.join(
+            pf.products.select("sku", "hts", "country_of_origin", "annual_value", "date"), on="sku"
+        )
         _out, how = add_exposure(res, conn)
         print(f"exposure: {time.perf_counter() - t:.1f} s ({how})")
     print(f"peak memory (this process, max RSS): {peak_gib():.2f} GiB; cores: {os.cpu_count()}")

@@ -83,3 +83,16 @@ def test_sigkill_mid_write_leaves_no_half_record(db_url: str, tmp_path: Path) ->
         assert bills == report.determinations  # every bill version came with its determination
     finally:
         db.dispose()
+
+
+def test_unwritable_location_gives_a_clear_error(tmp_path: Path) -> None:
+    """A database path that cannot be created (here under a regular file, which fails even for root)."""
+    import pytest
+
+    from usmca.app.db import Database
+    from usmca.errors import DataError
+
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("x")
+    with pytest.raises(DataError, match="cannot open the application database"):
+        Database(f"sqlite:///{blocker / 'app.sqlite'}")

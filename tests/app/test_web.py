@@ -170,3 +170,12 @@ def test_portfolio_page_runs_and_reports(client: Any, keys: dict[str, str]) -> N
         time.sleep(0.2)
     assert "Qualification (1 SKUs" in html and "Every SKU qualifies." in html
     assert page.rsplit("/", 1)[1][:8] in client.get("/portfolio").text
+
+
+def test_sign_in_is_throttled_after_repeated_failures(client: Any, keys: dict[str, str]) -> None:
+    from usmca.app.web import MAX_FAILURES
+
+    for _ in range(MAX_FAILURES):
+        assert login(client, "admin1", "wrong-password-xx").status_code == 401
+    assert login(client, "admin1", "admin-password-long").status_code == 429  # even the right password waits
+    assert login(client, "analyst1", "analyst-password-long").status_code == 303  # other users unaffected

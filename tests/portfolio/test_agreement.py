@@ -32,8 +32,21 @@ from .test_kernel import RULES
 
 ON = dt.date(2026, 3, 1)
 GOODS = ["9401200000", "9401999081", "9404901000", "9405110000", "9405210000", "8471300100", "8471410150"]
-MATERIALS = ["940199", "94012000", "9401991000", "730890", "500720", "511111", "940549", "940592", "847330",
-             "847130", "847141", "3926909990", "940191"]
+MATERIALS = [
+    "940199",
+    "94012000",
+    "9401991000",
+    "730890",
+    "500720",
+    "511111",
+    "940549",
+    "940592",
+    "847330",
+    "847130",
+    "847141",
+    "3926909990",
+    "940191",
+]
 
 
 def _corpus(rules: list[Any]) -> Corpus:
@@ -46,8 +59,9 @@ def _money(draw: st.DrawFn, lo: int, hi: int) -> int:
 
 
 @st.composite
-def portfolios(draw: st.DrawFn, goods: list[str], materials: list[str], max_skus: int = 6
-               ) -> tuple[list[dict[str, str | None]], list[dict[str, str | None]]]:
+def portfolios(
+    draw: st.DrawFn, goods: list[str], materials: list[str], max_skus: int = 6
+) -> tuple[list[dict[str, str | None]], list[dict[str, str | None]]]:
     prods, bom = [], []
     for i in range(draw(st.integers(1, max_skus))):
         sku = f"P{i}"
@@ -61,38 +75,61 @@ def portfolios(draw: st.DrawFn, goods: list[str], materials: list[str], max_skus
         for k in range(n):
             v = draw(st.integers(0, max(0, budget // n)))
             origin = draw(st.sampled_from(["originating", "non_originating", "unknown"]))
-            lines.append({"parent_sku": sku, "component_id": f"{sku}-m{k}",
-                          "component_hts": draw(st.sampled_from(materials)), "value": f"{v / 100:.2f}",
-                          "origin": origin, "country": "MX" if origin == "originating" else None})
-        prods.append({"sku": sku, "hts": draw(st.sampled_from(goods)),
-                      "country_of_production": draw(st.sampled_from(["MX", "MX", "US", "CA", "CN"])),
-                      "transaction_value": None if tv is None else f"{tv / 100:.2f}",
-                      "international_shipment": f"{ship / 100:.2f}" if ship else None,
-                      cost_kind: None if cost is None else f"{cost / 100:.2f}"})
+            lines.append(
+                {
+                    "parent_sku": sku,
+                    "component_id": f"{sku}-m{k}",
+                    "component_hts": draw(st.sampled_from(materials)),
+                    "value": f"{v / 100:.2f}",
+                    "origin": origin,
+                    "country": "MX" if origin == "originating" else None,
+                }
+            )
+        prods.append(
+            {
+                "sku": sku,
+                "hts": draw(st.sampled_from(goods)),
+                "country_of_production": draw(st.sampled_from(["MX", "MX", "US", "CA", "CN"])),
+                "transaction_value": None if tv is None else f"{tv / 100:.2f}",
+                "international_shipment": f"{ship / 100:.2f}" if ship else None,
+                cost_kind: None if cost is None else f"{cost / 100:.2f}",
+            }
+        )
         bom.extend(lines)
     return prods, bom
 
 
-def _frames(prods: list[dict[str, str | None]], bom: list[dict[str, str | None]]
-            ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    p = pl.DataFrame([{c: r.get(c) for c in PRODUCT_COLUMNS} for r in prods],
-                     schema={c: pl.String for c in PRODUCT_COLUMNS}).with_row_index("_row", offset=2)
-    b = pl.DataFrame([{c: r.get(c) for c in BOM_COLUMNS} for r in bom],
-                     schema={c: pl.String for c in BOM_COLUMNS}).with_row_index("_row", offset=2)
+def _frames(
+    prods: list[dict[str, str | None]], bom: list[dict[str, str | None]]
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    p = pl.DataFrame(
+        [{c: r.get(c) for c in PRODUCT_COLUMNS} for r in prods],
+        schema={c: pl.String for c in PRODUCT_COLUMNS},
+    ).with_row_index("_row", offset=2)
+    b = pl.DataFrame(
+        [{c: r.get(c) for c in BOM_COLUMNS} for r in bom], schema={c: pl.String for c in BOM_COLUMNS}
+    ).with_row_index("_row", offset=2)
     return p.with_columns(pl.col("_row").cast(pl.Int64)), b.with_columns(pl.col("_row").cast(pl.Int64))
 
 
 KEYS = ("status", "criterion", "rule_id", "rvc_transaction_value", "rvc_net_cost")
 
 
-def _agree(prods: list[dict[str, str | None]], bom: list[dict[str, str | None]], corpus: Corpus,
-           tables: RuleTables) -> int:
+def _agree(
+    prods: list[dict[str, str | None]], bom: list[dict[str, str | None]], corpus: Corpus, tables: RuleTables
+) -> int:
     p, b = _frames(prods, bom)
     pf = check_portfolio(p, b, None, on=ON)
     exclusion, mode = general_hooks()
     screened = screen(pf.products, ON, None, corpus)
-    res = evaluate(pf.products.join(screened, on="sku", how="anti"), pf.bom, tables, dm_exclusion=exclusion,
-                   dm_mode=mode, deemed_originating=deemed_hook(None))
+    res = evaluate(
+        pf.products.join(screened, on="sku", how="anti"),
+        pf.bom,
+        tables,
+        dm_exclusion=exclusion,
+        dm_mode=mode,
+        deemed_originating=deemed_hook(None),
+    )
     prod = {r["sku"]: r for r in pf.products.iter_rows(named=True)}
     by_parent: dict[str, list[dict[str, Any]]] = {}
     for r in pf.bom.iter_rows(named=True):
@@ -125,17 +162,43 @@ def test_kernel_agrees_with_single_good_engine(
 def test_run_uses_the_engine_for_what_the_kernel_leaves(conn: Any) -> None:
     prods = [
         {"sku": "A", "hts": "9404901000", "country_of_production": "MX", "transaction_value": "100"},
-        {"sku": "B", "hts": "9406900000", "country_of_production": "MX", "transaction_value": "100"},  # no rule
-        {"sku": "C", "hts": "9404901000", "country_of_production": "MX", "transaction_value": "100"},  # multi-level
+        {
+            "sku": "B",
+            "hts": "9406900000",
+            "country_of_production": "MX",
+            "transaction_value": "100",
+        },  # no rule
+        {
+            "sku": "C",
+            "hts": "9404901000",
+            "country_of_production": "MX",
+            "transaction_value": "100",
+        },  # multi-level
     ]
     bom = [
-        {"parent_sku": "A", "component_id": "a1", "component_hts": "7308.90", "value": "10",
-         "origin": "non_originating"},
-        {"parent_sku": "B", "component_id": "b1", "component_hts": "7308.90", "value": "10",
-         "origin": "non_originating"},
+        {
+            "parent_sku": "A",
+            "component_id": "a1",
+            "component_hts": "7308.90",
+            "value": "10",
+            "origin": "non_originating",
+        },
+        {
+            "parent_sku": "B",
+            "component_id": "b1",
+            "component_hts": "7308.90",
+            "value": "10",
+            "origin": "non_originating",
+        },
         {"parent_sku": "C", "component_id": "A", "component_hts": "9404901000", "value": "30"},
-        {"parent_sku": "C", "component_id": "c2", "component_hts": "9401.99", "value": "5", "origin": "originating",
-         "country": "MX"},
+        {
+            "parent_sku": "C",
+            "component_id": "c2",
+            "component_hts": "9401.99",
+            "value": "5",
+            "origin": "originating",
+            "country": "MX",
+        },
     ]
     p, b = _frames(prods, bom)
     pf = check_portfolio(p, b, None, on=ON)

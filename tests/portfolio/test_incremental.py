@@ -22,8 +22,10 @@ ON = dt.date(2026, 3, 1)
 
 
 def _decl(rows: list[dict[str, str | None]]) -> pl.DataFrame:
-    d = pl.DataFrame([{c: r.get(c) for c in DECLARATION_COLUMNS} for r in rows],
-                     schema={c: pl.String for c in DECLARATION_COLUMNS}).with_row_index("_row", offset=2)
+    d = pl.DataFrame(
+        [{c: r.get(c) for c in DECLARATION_COLUMNS} for r in rows],
+        schema={c: pl.String for c in DECLARATION_COLUMNS},
+    ).with_row_index("_row", offset=2)
     return d.with_columns(pl.col("_row").cast(pl.Int64))
 
 
@@ -33,13 +35,27 @@ PRODS = [
 ]
 BOM = [
     {"parent_sku": "K0", "component_id": "silk", "component_hts": "5007.20", "value": "30", "supplier": "S1"},
-    {"parent_sku": "K1", "component_id": "frame", "component_hts": "9403.99", "value": "30", "supplier": "S2"},
+    {
+        "parent_sku": "K1",
+        "component_id": "frame",
+        "component_hts": "9403.99",
+        "value": "30",
+        "supplier": "S2",
+    },
     {"parent_sku": "K2", "component_id": "part", "component_hts": "9401.99", "value": "30", "supplier": "S1"},
     {"parent_sku": "K3", "component_id": "lamp", "component_hts": "9405.49", "value": "30", "supplier": "S3"},
-    {"parent_sku": "K4", "component_id": "wood", "component_hts": "4407.11", "value": "30", "origin": "non_originating"},
+    {
+        "parent_sku": "K4",
+        "component_id": "wood",
+        "component_hts": "4407.11",
+        "value": "30",
+        "origin": "non_originating",
+    },
 ]
-DECL = [{"supplier": "S1", "originating": "yes", "valid_from": "2026-01-01", "valid_to": "2026-12-31"},
-        {"supplier": "S2", "originating": "no"}]
+DECL = [
+    {"supplier": "S1", "originating": "yes", "valid_from": "2026-01-01", "valid_to": "2026-12-31"},
+    {"supplier": "S2", "originating": "no"},
+]
 
 
 def _checked(decl: list[dict[str, str | None]]) -> Any:
@@ -72,11 +88,14 @@ def test_rule_change_reevaluates_only_its_goods(conn: Any) -> None:
     tables = RuleTables.from_rules(RULES)
     state = initial_state(_checked(DECL), on=ON, corpus=corpus, tables=tables, exposure=False)
     # rule 3 loses its exclusion of silk: only the 9404.90 goods (K0, K1, K4) are re-evaluated
-    new3 = rule("3", "9404.90", alt("", TariffShift("any_other", "chapter", except_from=CodeSet.of("5111-5113"))))
+    new3 = rule(
+        "3", "9404.90", alt("", TariffShift("any_other", "chapter", except_from=CodeSet.of("5111-5113")))
+    )
     res = state.update_rules([new3])
     assert state.last_reevaluated == 3
     rules2 = [new3 if r.id == "T/3" else r for r in RULES]
-    full = run_portfolio(_checked(DECL), on=ON, corpus=_corpus(rules2), tables=RuleTables.from_rules(rules2),
-                         exposure=False)
+    full = run_portfolio(
+        _checked(DECL), on=ON, corpus=_corpus(rules2), tables=RuleTables.from_rules(rules2), exposure=False
+    )
     cols = ["sku", "status", "criterion", "rule_id", "rvc_transaction_value", "rvc_net_cost"]
     assert res.results.select(cols).sort("sku").equals(full.results.select(cols).sort("sku"))

@@ -26,7 +26,10 @@ RULES = [
         alt(
             "B",
             TariffShift(
-                "from_codes", "subheading", from_codes=CodeSet.of("9401.91-9401.99"), also_from_level="chapter"
+                "from_codes",
+                "subheading",
+                from_codes=CodeSet.of("9401.91-9401.99"),
+                also_from_level="chapter",
             ),
             tv=60,
             nc=50,

@@ -34,15 +34,25 @@ def test_spark_equals_embedded(conn: Any, spark: Any) -> None:
 
     tables, _corpus = load_rule_tables(conn)
     codes = codes_from_store(conn, ON)
-    products, bom, decl = synth_portfolio(SynthSpec(skus=600, lines=8, seed=3, multi_level=0.0, date=ON),
-                                          good_codes_with_rules(codes, tables), codes)
+    products, bom, decl = synth_portfolio(
+        SynthSpec(skus=600, lines=8, seed=3, multi_level=0.0, date=ON),
+        good_codes_with_rules(codes, tables),
+        codes,
+    )
     idx = [pl.col("_row").cast(pl.Int64)]
-    pf = check_portfolio(products.with_row_index("_row", offset=2).with_columns(idx),
-                         bom.with_row_index("_row", offset=2).with_columns(idx),
-                         decl.with_row_index("_row", offset=2).with_columns(idx), on=ON)
+    pf = check_portfolio(
+        products.with_row_index("_row", offset=2).with_columns(idx),
+        bom.with_row_index("_row", offset=2).with_columns(idx),
+        decl.with_row_index("_row", offset=2).with_columns(idx),
+        on=ON,
+    )
     exclusion, mode = general_hooks()
-    kw = {"dm_exclusion": exclusion, "dm_mode": mode, "parts_in_nomenclature": parts_hook(ON, conn),
-          "deemed_originating": deemed_hook(conn)}
+    kw = {
+        "dm_exclusion": exclusion,
+        "dm_mode": mode,
+        "parts_in_nomenclature": parts_hook(ON, conn),
+        "deemed_originating": deemed_hook(conn),
+    }
     emb = evaluate(pf.products, pf.bom, tables, **kw)
     spk = evaluate_spark(pf.products, pf.bom, tables, spark=spark, partitions=3, **kw)
     assert emb.results.height > 300

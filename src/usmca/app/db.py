@@ -16,11 +16,12 @@ from importlib import resources
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import StaticPool
 
 from usmca.config import usmca_home
-from usmca.errors import InputError
+from usmca.errors import DataError, InputError
 
 
 def default_url() -> str:
@@ -91,7 +92,13 @@ class Database:
     def __init__(self, url: str | None = None, *, run_migrations: bool = True) -> None:
         self.engine = make_engine(url)
         if run_migrations:
-            migrate(self.engine)
+            try:
+                migrate(self.engine)
+            except OperationalError as exc:
+                # A read-only directory, a full disk, a server that refuses: say which database and why.
+                raise DataError(
+                    f"cannot open the application database {self.engine.url!r}: {exc.orig}"
+                ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @property

@@ -13,6 +13,7 @@ import hmac
 import json
 import os
 import secrets
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ SESSION_COOKIE = "usmca_session"
 CSRF_COOKIE = "usmca_csrf"
 SESSION_SECONDS = 8 * 3600
 MAX_FORM_BYTES = 1024 * 1024
+MAX_FAILURES = 5  # failed sign-ins per user name ...
+LOCKOUT_SECONDS = 15 * 60  # ... within this window lock the name out for the rest of it
 
 EXAMPLE_CASE = """date: 2026-03-01
 method: best
@@ -69,6 +72,8 @@ class Web:
     def __init__(self, db: Database) -> None:
         self.db = db
         self.key = _secret()
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
         self.env = Environment(
             loader=PackageLoader("usmca.app", "templates"),
             autoescape=select_autoescape(["html"]),
@@ -77,6 +82,20 @@ class Web:
         )
         self.env.filters["dotted"] = _dotted
         self.env.filters["orblank"] = lambda v: "—" if v is None else v
+
+    # --- sign-in throttle (per user name, per process): slows password guessing ---
+    def throttled(self, username: str) -> bool:
+        now_ = time.monotonic()
+        with self._lock:
+            recent = [t for t in self._failures.get(username, []) if now_ - t < LOCKOUT_SECONDS]
+            self._failures[username] = recent
+            return len(recent) >= MAX_FAILURES
+
+    def failed(self, username: str) -> None:
+        with self._lock:
+            self._failures.setdefault(username, []).append(time.monotonic())
+            if len(self._failures) > 10_000:  # bounded memory under a spray of names
+                self._failures.clear()
 
     # --- sessions and CSRF ----------------------------------------------------------------------------------
     def _sign(self, payload: str) -> str:
@@ -434,12 +453,20 @@ def mount(app: FastAPI, db: Database) -> None:
             web.check_csrf(request, form)
         except _Forbidden as exc:
             return page_error(request, exc, "login.html")
-        username = str(form.get("username") or "")
+        username = str(form.get("username") or "")[:80]
+        if web.throttled(username):
+            return web.render(
+                request,
+                "login.html",
+                429,
+                error=f"too many failed sign-ins for this user; try again in {LOCKOUT_SECONDS // 60} minutes",
+            )
         with db.session() as s:
             u = records.check_password(s, username, str(form.get("password") or ""))
             if u is not None:
                 records.audit(s, username, "session.login", "user", u.id, {})
         if u is None:
+            web.failed(username)
             return web.render(request, "login.html", 401, error="unknown user or wrong password")
         resp = RedirectResponse("/", status_code=303)
         resp.set_cookie(

@@ -17,6 +17,7 @@ from usmca.cli import hts as hts_cli
 from usmca.cli import origin as origin_cli
 from usmca.cli import portfolio as portfolio_cli
 from usmca.cli import rules as rules_cli
+from usmca.cli import scenarios as scenarios_cli
 from usmca.cli import serve as serve_cli
 from usmca.cli import users as users_cli
 
@@ -31,6 +32,7 @@ app.add_typer(data_cli.app, name="data", help="Sync reference data and build the
 app.add_typer(hts_cli.app, name="hts", help="The US tariff schedule (HTSUS) at any date.")
 app.add_typer(rules_cli.app, name="rules", help="The USMCA product-specific rule corpus.")
 app.add_typer(portfolio_cli.app, name="portfolio", help="Whole-portfolio qualification and duty exposure.")
+app.add_typer(scenarios_cli.app, name="scenarios", help="Joint-review scenarios as data, compared.")
 origin_cli.register(app)
 duty_cli.register(app)
 serve_cli.register(app)

@@ -56,15 +56,25 @@ class PortfolioState:
     def touched_by_declarations(self, old: pl.DataFrame, new: pl.DataFrame) -> set[str]:
         """SKUs with a line whose (supplier[, component]) has a declaration row added, removed or changed."""
         key = ["supplier", "component_id", "originating", "valid_from", "valid_to", "certificate_id"]
-        changed = pl.concat([old.select(key).join(new.select(key), on=key, how="anti", nulls_equal=True),
-                             new.select(key).join(old.select(key), on=key, how="anti", nulls_equal=True)])  # fmt: skip
+        changed = pl.concat(
+            [
+                old.select(key).join(new.select(key), on=key, how="anti", nulls_equal=True),
+                new.select(key).join(old.select(key), on=key, how="anti", nulls_equal=True),
+            ]
+        )
         if changed.height == 0:
             return set()
         bom = self.portfolio.bom.select("parent_sku", "supplier", "component_id")
         wide = changed.filter(pl.col("component_id").is_null()).select("supplier").unique()
-        specific = changed.filter(pl.col("component_id").is_not_null()).select("supplier", "component_id").unique()
-        hit = pl.concat([bom.join(wide, on="supplier", how="semi"),
-                         bom.join(specific, on=["supplier", "component_id"], how="semi")])  # fmt: skip
+        specific = (
+            changed.filter(pl.col("component_id").is_not_null()).select("supplier", "component_id").unique()
+        )
+        hit = pl.concat(
+            [
+                bom.join(wide, on="supplier", how="semi"),
+                bom.join(specific, on=["supplier", "component_id"], how="semi"),
+            ]
+        )
         return self.with_ancestors(set(hit["parent_sku"].to_list()))
 
     def touched_by_rules(self, changed: list[Rule], old_tables: RuleTables) -> set[str]:
@@ -75,7 +85,9 @@ class PortfolioState:
         scoped: set[str] = set()
         for tables in (old_tables, RuleTables.from_rules(changed)):
             m = match_rules(prods["hts"].unique(), tables).explode("rule_idxs").drop_nulls("rule_idxs")
-            m = m.join(tables.rule_info.select(pl.col("rule_idx").alias("rule_idxs"), "rule_id"), on="rule_idxs")
+            m = m.join(
+                tables.rule_info.select(pl.col("rule_idx").alias("rule_idxs"), "rule_id"), on="rule_idxs"
+            )
             codes = m.filter(pl.col("rule_id").is_in(list(ids)))["hts"].unique().to_list()
             scoped |= set(prods.filter(pl.col("hts").is_in(codes))["sku"].to_list())
         return self.with_ancestors(by_rule | scoped)
@@ -86,16 +98,25 @@ class PortfolioState:
         keep, frontier = set(skus), set(skus)
         edges = pf.bom.filter(pl.col("self_produced")).select("parent_sku", "component_id")
         while frontier:
-            down = set(edges.filter(pl.col("parent_sku").is_in(list(frontier)))["component_id"].to_list()) - keep
+            down = (
+                set(edges.filter(pl.col("parent_sku").is_in(list(frontier)))["component_id"].to_list()) - keep
+            )
             keep |= down
             frontier = down
-        sub = Portfolio(products=pf.products.filter(pl.col("sku").is_in(list(keep))),
-                        bom=pf.bom.filter(pl.col("parent_sku").is_in(list(keep))), declarations=pf.declarations,
-                        errors=[], skipped={})  # fmt: skip
-        part = run_portfolio(sub, on=self.on, conn=self.conn, corpus=corpus, tables=tables, exposure=self.exposure)
+        sub = Portfolio(
+            products=pf.products.filter(pl.col("sku").is_in(list(keep))),
+            bom=pf.bom.filter(pl.col("parent_sku").is_in(list(keep))),
+            declarations=pf.declarations,
+            errors=[],
+            skipped={},
+        )
+        part = run_portfolio(
+            sub, on=self.on, conn=self.conn, corpus=corpus, tables=tables, exposure=self.exposure
+        )
         new_rows = part.results.filter(pl.col("sku").is_in(list(skus)))
-        merged = pl.concat([self.result.results.filter(~pl.col("sku").is_in(list(skus))), new_rows],
-                           how="vertical_relaxed").sort("sku")  # fmt: skip
+        merged = pl.concat(
+            [self.result.results.filter(~pl.col("sku").is_in(list(skus))), new_rows], how="vertical_relaxed"
+        ).sort("sku")
         skipped = {k: v for k, v in self.result.skipped.items() if k not in skus}
         skipped.update({k: v for k, v in part.skipped.items() if k in skus})
         self.last_reevaluated = len(skus)
@@ -107,10 +128,16 @@ class PortfolioState:
         touched = self.touched_by_declarations(old, declarations)
         raw = self.portfolio.bom.drop("declaration", "self_produced")
         # lines whose origin came from a declaration are re-settled; origins written in the bill stay
-        raw = raw.with_columns(pl.when(pl.col("_declared")).then(None).otherwise(pl.col("origin")).alias("origin")) \
-            if "_declared" in raw.columns else raw  # fmt: skip
-        bom = apply_declarations(raw.drop("_declared", strict=False), self.portfolio.products.select("sku", "date"),
-                                 declarations)  # fmt: skip
+        raw = (
+            raw.with_columns(
+                pl.when(pl.col("_declared")).then(None).otherwise(pl.col("origin")).alias("origin")
+            )
+            if "_declared" in raw.columns
+            else raw
+        )
+        bom = apply_declarations(
+            raw.drop("_declared", strict=False), self.portfolio.products.select("sku", "date"), declarations
+        )
         bom = bom.with_columns(
             pl.col("declaration").is_not_null().alias("_declared"),
             pl.col("component_id").is_in(self.portfolio.products["sku"].implode()).alias("self_produced"),
@@ -148,8 +175,15 @@ def _with_rules(corpus: Any, rules: tuple[Rule, ...]) -> Any:
     raise TypeError("incremental rule updates need a usmca.rules.corpus.Corpus")
 
 
-def initial_state(pf: Portfolio, *, on: dt.date, conn: sqlite3.Connection | None = None, corpus: Any = None,
-                  tables: RuleTables | None = None, exposure: bool = True) -> PortfolioState:  # fmt: skip
+def initial_state(
+    pf: Portfolio,
+    *,
+    on: dt.date,
+    conn: sqlite3.Connection | None = None,
+    corpus: Any = None,
+    tables: RuleTables | None = None,
+    exposure: bool = True,
+) -> PortfolioState:
     """Run the whole portfolio once and keep what incremental updates need."""
     from usmca.portfolio.run import load_rule_tables
 
@@ -158,5 +192,13 @@ def initial_state(pf: Portfolio, *, on: dt.date, conn: sqlite3.Connection | None
     bom = pf.bom.with_columns(pl.col("declaration").is_not_null().alias("_declared"))
     pf = replace(pf, bom=bom)
     res = run_portfolio(pf, on=on, conn=conn, corpus=corpus, tables=tables, exposure=exposure)
-    return PortfolioState(portfolio=pf, result=res, tables=tables, corpus=corpus, on=on, conn=conn,
-                          exposure=exposure, last_reevaluated=res.results.height)  # fmt: skip
+    return PortfolioState(
+        portfolio=pf,
+        result=res,
+        tables=tables,
+        corpus=corpus,
+        on=on,
+        conn=conn,
+        exposure=exposure,
+        last_reevaluated=res.results.height,
+    )

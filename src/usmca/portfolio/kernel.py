@@ -269,7 +269,7 @@ def membership(pairs: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
 
 
 def _branches_for_good(pa: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
-    """Drop (SKU, alternative) pairs whose branch changes to other codes of the scope (``Alternative.target``)."""
+    """Drop (SKU, alternative) pairs whose branch changes to other codes of the scope (``target``)."""
     tg = tables.sets.filter(pl.col("set") == "target")
     if tg.height == 0:
         return pa
@@ -376,7 +376,7 @@ def evaluate(
     from ``usmca.rules.general`` (``run.general_hooks``). Without them de minimis is by value, no exclusion.
     ``parts_in_nomenclature(good_hts)``: whether the schedule's text for the good's subheading names parts
     (s.3(5)(a)); None = not read (the parts fallback is then undecided). ``deemed_originating(good_hts)``: the
-    good is listed in Schedule 2 (s.3(7)) with nothing left to state (others go to the engine: ``run.screen``).
+    good is listed in Schedule 2 (s.3(7)) with nothing left to state (the rest: ``run.screen``).
     """
     p = products.select(
         "sku",
@@ -486,7 +486,9 @@ def evaluate(
     if dm_exclusion is not None and fails.height:
         pairs = fails.select("ghts", "mhts").unique()
         flags = [dm_exclusion(g, m) for g, m in pairs.iter_rows()]
-        fails = fails.join(pairs.with_columns(pl.Series("excl", flags, pl.Int8)), on=["ghts", "mhts"], how="left")
+        fails = fails.join(
+            pairs.with_columns(pl.Series("excl", flags, pl.Int8)), on=["ghts", "mhts"], how="left"
+        )
     else:
         fails = fails.with_columns(pl.lit(0, pl.Int8).alias("excl"))
     alt_fail = (
@@ -541,7 +543,7 @@ def evaluate(
         .otherwise(T)
     )
     # s.5(7) (``criteria.de_minimis_weight``, apparel): failing weight within 10% of the component's weight,
-    # every weight known; s.5(6) (other textiles) weighs against the good, whose weight PRODUCTS does not carry.
+    # every weight known; s.5(6) (other textiles) weighs against the good's weight, not in PRODUCTS.
     apparel_v = (
         pl.when(pl.col("fail_wt_missing") | pl.col("all_wt_missing") | (pl.col("all_wt").fill_null(0) <= 0))
         .then(U)
@@ -562,10 +564,12 @@ def evaluate(
         .otherwise(value_v)
     )
     # (D) s.3(4)(a)/(5) (``criteria.parts_fallback_applies``): every failing material shares the good's
-    # subheading (or its heading, not subdivided), and the schedule's text for it names parts; where it does not
+    # subheading (or its heading, not subdivided), and the schedule's text for it names parts; where not
     # (or was not read) the producer's statement is needed, a fact the bill does not give. Never ch. 61-63.
     ap_codes = a.select("ghts").unique()
-    ap_vals = [parts_in_nomenclature(g) if parts_in_nomenclature else None for g in ap_codes["ghts"].to_list()]
+    ap_vals = [
+        parts_in_nomenclature(g) if parts_in_nomenclature else None for g in ap_codes["ghts"].to_list()
+    ]
     a = a.join(ap_codes.with_columns(pl.Series("parts_nom", ap_vals, pl.Boolean)), on="ghts", how="left")
     d_ap = (
         pl.when(
@@ -581,7 +585,10 @@ def evaluate(
     )
     a = a.with_columns(
         (pl.col("n_fail") > 0).alias("failing"),
-        pl.when(pl.col("kind").is_null() | (pl.col("n_fail") == 0)).then(T).otherwise(dm_v).cast(pl.Int8)
+        pl.when(pl.col("kind").is_null() | (pl.col("n_fail") == 0))
+        .then(T)
+        .otherwise(dm_v)
+        .cast(pl.Int8)
         .alias("shift_v"),
         pl.when(pl.col("has_rvc"))
         .then(_rvc_verdict(pl.col("rvc_tv"), pl.col("rvc_nc")))
@@ -625,10 +632,12 @@ def evaluate(
     r = rec.join(d, on="sku").join(tables.rule_info.select("rule_idx", "rule_id"), on="rule_idx")
     b_ok, b_u = pl.col("b_v") == T, pl.col("b_v") == U
     d_win = ~b_ok & pl.col("d_ok")
-    # s.3(7) Schedule 2 (``determine._schedule_2``): a listed good that fails (B) and (D) is deemed originating,
+    # s.3(7) Schedule 2 (``determine._schedule_2``): a listed good failing (B) and (D) is deemed originating,
     # with no certification criterion.
     dm_codes = r.select("ghts").unique()
-    dm_vals = [bool(deemed_originating(g)) if deemed_originating else False for g in dm_codes["ghts"].to_list()]
+    dm_vals = [
+        bool(deemed_originating(g)) if deemed_originating else False for g in dm_codes["ghts"].to_list()
+    ]
     r = r.join(dm_codes.with_columns(pl.Series("deemed", dm_vals, pl.Boolean)), on="ghts", how="left")
     deemed = ~b_ok & ~d_win & pl.col("deemed")
     status = (
@@ -650,10 +659,15 @@ def evaluate(
         pl.when(shown).then(tv_pct).alias("rvc_transaction_value"),
         pl.when(shown).then(nc_pct).alias("rvc_net_cost"),
         pl.when(shown).then(pl.max_horizontal(tv_pct - req_tv, nc_pct - req_nc)).alias("rvc_margin"),
-        pl.when(b_ok | d_win | deemed).then(EMPTY).otherwise(pl.col("fail_comps")).fill_null(EMPTY)
+        pl.when(b_ok | d_win | deemed)
+        .then(EMPTY)
+        .otherwise(pl.col("fail_comps"))
+        .fill_null(EMPTY)
         .alias("blockers"),
         (b_ok & pl.col("dm_ok")).alias("de_minimis"),
-        pl.when(deemed).then(EMPTY).otherwise(_needs(b_u, pl.col("d_u"), pl.col("rvc_tv"), pl.col("rvc_nc")))
+        pl.when(deemed)
+        .then(EMPTY)
+        .otherwise(_needs(b_u, pl.col("d_u"), pl.col("rvc_tv"), pl.col("rvc_nc")))
         .alias("needs"),
     )
     c = all_orig.select(

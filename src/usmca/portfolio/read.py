@@ -507,10 +507,19 @@ def check_portfolio(
         & ~pl.col("country").is_in(["US", "MX", "CA"])
     )
     for r in clash.iter_rows(named=True):
-        errors.append(RowError(b_name, r["_row"], "country", r["country"], "declared originating "
-                               f"({r['declaration']}) but produced outside the USMCA territory", r["parent_sku"]))
-        skipped.setdefault(r["parent_sku"], f"bad BOM line: declaration contradicts country ({b_name} row "
-                           f"{r['_row']})")  # fmt: skip
+        errors.append(
+            RowError(
+                b_name,
+                r["_row"],
+                "country",
+                r["country"],
+                f"declared originating ({r['declaration']}) but produced outside the USMCA territory",
+                r["parent_sku"],
+            )
+        )
+        skipped.setdefault(
+            r["parent_sku"], f"bad BOM line: declaration contradicts country ({b_name} row {r['_row']})"
+        )
     if clash.height:
         prod_ok = prod_ok.filter(~pl.col("sku").is_in(clash["parent_sku"].implode()))
         bom_ok = bom_ok.filter(pl.col("parent_sku").is_in(prod_ok["sku"].implode()))
@@ -527,7 +536,9 @@ def check_portfolio(
         (pl.col("transaction_value_u") - pl.col("international_shipment_u").fill_null(0)).alias("atv"),
         pl.coalesce("net_cost_u", "total_cost_u").alias("nc"),
     )
-    over = vnm.join(bases, on="parent_sku").filter((pl.col("vnm") > pl.col("atv")) | (pl.col("vnm") > pl.col("nc")))
+    over = vnm.join(bases, on="parent_sku").filter(
+        (pl.col("vnm") > pl.col("atv")) | (pl.col("vnm") > pl.col("nc"))
+    )
     for r in over.iter_rows(named=True):
         what, fld, base = (
             ("adjusted transaction value", "transaction_value", r["atv"])
@@ -535,12 +546,20 @@ def check_portfolio(
             else ("net cost", "net_cost or total_cost", r["nc"])
         )
         errors.append(
-            RowError(p_name, r["_row"], fld, f"{base / 1e6:.2f}",
-                     f"the non-originating materials alone are worth {r['vnm'] / 1e6:.2f}, more than the {what}; "
-                     "check the values and the currency", r["parent_sku"])
-        )  # fmt: skip
-        skipped.setdefault(r["parent_sku"], f"bad product row: {fld} below the non-originating materials "
-                           f"({p_name} row {r['_row']})")  # fmt: skip
+            RowError(
+                p_name,
+                r["_row"],
+                fld,
+                f"{base / 1e6:.2f}",
+                f"the non-originating materials alone are worth {r['vnm'] / 1e6:.2f}, more than the {what}; "
+                "check the values and the currency",
+                r["parent_sku"],
+            )
+        )
+        skipped.setdefault(
+            r["parent_sku"],
+            f"bad product row: {fld} below the non-originating materials ({p_name} row {r['_row']})",
+        )
     if over.height:
         prod_ok = prod_ok.filter(~pl.col("sku").is_in(over["parent_sku"].implode()))
         bom_ok = bom_ok.filter(pl.col("parent_sku").is_in(prod_ok["sku"].implode()))

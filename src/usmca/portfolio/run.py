@@ -8,6 +8,7 @@ one, and the run counts them by reason. Results keep the interchange section 5 c
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import os
 import sqlite3
@@ -99,7 +100,7 @@ def schedule_checker(conn: sqlite3.Connection | None) -> Callable[[pl.Series, dt
 
 
 # Per-code answers of the reference modules (Part 6 tables, Schedule 2, the schedule's wording) do not change
-# between runs on the same store: they are memoised in memory and on disk under $USMCA_HOME/cache, keyed by the
+# between runs on the same store: memoised in memory and on disk under $USMCA_HOME/cache, keyed by the
 # store's build time, so a portfolio pays for each distinct code once per store build.
 _MEMO: dict[str, Any] = {}
 _MEMO_STATE: dict[str, Any] = {"loaded": None, "dirty": False}
@@ -127,10 +128,8 @@ def _memo(conn: sqlite3.Connection | None, key: str, fn: Callable[[], Any]) -> A
 
         _MEMO.clear()
         if path.exists():
-            try:
+            with contextlib.suppress(OSError, ValueError):
                 _MEMO.update(json.loads(path.read_text()))
-            except (OSError, ValueError):
-                pass
         _MEMO_STATE["loaded"] = path
     if key not in _MEMO:
         _MEMO[key] = fn()
@@ -157,7 +156,7 @@ def flush_memo(conn: sqlite3.Connection | None) -> None:
 def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None, corpus: Any) -> pl.DataFrame:
     """SKUs the single-good engine must take for facts of the good the kernel does not model, by distinct
     (hts, use, date): Part 6 (automotive core, principal and complementary parts: ``automotive.core_part``),
-    and chapter rules of GN 11(o) that add a requirement (``determine._note_requirements``). Returns sku, reason.
+    and chapter rules of GN 11(o) adding a requirement (``determine._note_requirements``). -> sku, reason.
     """
     import importlib
 
@@ -201,7 +200,9 @@ def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None,
                 notes_cache[hts] = None
                 for n in corpus.notes_for(hts):
                     text = getattr(n, "text", str(n))
-                    if getattr(n, "kind", "") != "underscoring" and ("only if" in text or " must be " in text):
+                    if getattr(n, "kind", "") != "underscoring" and (
+                        "only if" in text or " must be " in text
+                    ):
                         notes_cache[hts] = f"chapter rule {getattr(n, 'id', '')} adds a requirement (a fact)"
                         break
             reason = notes_cache[hts]
@@ -211,7 +212,7 @@ def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None,
 
 
 def deemed_hook(conn: sqlite3.Connection | None) -> Callable[[str], bool] | None:
-    """Schedule 2 (s.3(7)): listed with no fact left to state (the other cases the screen sends to the engine)."""
+    """Schedule 2 (s.3(7)): listed, no fact left to state (the screen sends other cases to the engine)."""
     gen = _general()
     if gen is None or not hasattr(gen, "deemed_originating"):
         return None
@@ -229,16 +230,27 @@ def deemed_hook(conn: sqlite3.Connection | None) -> Callable[[str], bool] | None
     return deemed
 
 
-def _exclusion_goods(gen: Any) -> Callable[[str], bool] | None:
-    """Goods any s.5(3) exclusion can name (its good clauses, and the chapters of paragraph (k)): for any
-    other good ``de_minimis_excluded`` answers None whatever the material, so pairs need not be asked."""
+def _exclusion_candidates(gen: Any) -> Callable[[str, str], bool] | None:
+    """A cheap necessary condition for ``de_minimis_excluded(g, m)`` to name anything: ``m`` falls in a material
+    clause of an exception whose good clause covers ``g``, or ``g`` is in the chapters of paragraph (k) and ``m``
+    shares its subheading. Other pairs need not be asked (the full answer costs about a millisecond)."""
     try:
         p = gen.provisions()
-        sets = [c.codes for e in p.exceptions for c in e.good]
+        exceptions = [([c.codes for c in e.good], [c.codes for c in e.material]) for e in p.exceptions]
         k = p.k_scope
     except (AttributeError, TypeError):
         return None
-    return lambda g: k.contains(g[:2]) or any(cs.contains(g) for cs in sets)
+    per_good: dict[str, tuple[bool, list[Any]]] = {}
+
+    def candidate(g: str, m: str) -> bool:
+        hit = per_good.get(g)
+        if hit is None:
+            mats = [cs for goods, ms in exceptions if any(gs.contains(g) for gs in goods) for cs in ms]
+            hit = per_good[g] = (k.contains(g[:2]), mats)
+        in_k, mats = hit
+        return (in_k and m[:6] == g[:6]) or any(cs.contains(m) for cs in mats)
+
+    return candidate
 
 
 def general_hooks() -> tuple[Callable[[str, str], int] | None, Callable[[str], str] | None]:
@@ -248,10 +260,10 @@ def general_hooks() -> tuple[Callable[[str, str], int] | None, Callable[[str], s
     if gen is None:
         return None, None
 
-    relevant = _exclusion_goods(gen)
+    candidate = _exclusion_candidates(gen)
 
     def exclusion(g: str, m: str) -> int:
-        if relevant is not None and not relevant(g):
+        if candidate is not None and not candidate(g, m):
             return 0
         try:
             why = gen.de_minimis_excluded(g, m)
@@ -286,8 +298,8 @@ def general_hooks() -> tuple[Callable[[str, str], int] | None, Callable[[str], s
 
 
 def parts_hook(on: dt.date, conn: sqlite3.Connection | None) -> Callable[[str], bool | None]:
-    """Whether the schedule's text for the good's subheading (or heading, not subdivided) names parts (s.3(5)(a)),
-    read as ``determine._parts_in_nomenclature`` reads it; None without a store."""
+    """Whether the schedule's text for the good's subheading (or heading, not subdivided) names parts
+    (s.3(5)(a)), read as ``determine._parts_in_nomenclature`` reads it; None without a store."""
     from usmca.nomenclature import schedule as sched
 
     def parts_now(hts: str) -> bool | None:
@@ -373,11 +385,25 @@ def run_portfolio(
     if backend == "spark":
         from usmca.portfolio.spark import evaluate_spark
 
-        kr = evaluate_spark(flat_prod, flat_bom, tables, dm_exclusion=dm_exclusion, dm_mode=dm_mode,
-                            parts_in_nomenclature=parts_hook(on, conn), deemed_originating=deemed_hook(conn))
+        kr = evaluate_spark(
+            flat_prod,
+            flat_bom,
+            tables,
+            dm_exclusion=dm_exclusion,
+            dm_mode=dm_mode,
+            parts_in_nomenclature=parts_hook(on, conn),
+            deemed_originating=deemed_hook(conn),
+        )
     elif backend == "embedded":
-        kr = evaluate(flat_prod, flat_bom, tables, dm_exclusion=dm_exclusion, dm_mode=dm_mode,
-                      parts_in_nomenclature=parts_hook(on, conn), deemed_originating=deemed_hook(conn))
+        kr = evaluate(
+            flat_prod,
+            flat_bom,
+            tables,
+            dm_exclusion=dm_exclusion,
+            dm_mode=dm_mode,
+            parts_in_nomenclature=parts_hook(on, conn),
+            deemed_originating=deemed_hook(conn),
+        )
     else:
         raise InputError("--backend", backend, "unknown backend", "embedded or spark")
     if progress:
@@ -631,36 +657,32 @@ def add_exposure(results: pl.DataFrame, conn: sqlite3.Connection | None) -> tupl
         .unique()
         .sort("hts", "country_of_origin", "date")
     )
-    base, base2 = Decimal(10000), Decimal(20000)
-    items = []
-    for hts, coo, when in keys.iter_rows():
-        for v in (base, base2):
-            for claim in (False, True):
-                items.append(
-                    (
-                        parse_line(
-                            {
-                                "id": "x",
-                                "hts": hts,
-                                "country_of_origin": coo,
-                                "entered_value": v,
-                                "usmca_claim": claim,
-                            }
-                        ),
-                        when,
-                    )
-                )
-    try:
-        out_lines = stack.duty_lines(items, conn=conn) if items else []
-    except UsmcaError as exc:
-        return results.with_columns(
-            pl.lit(None, pl.Float64).alias("duty_at_stake"),
-            pl.lit(f"duty engine: {exc}").alias("exposure_note"),
-        ), "failed"
     rates: list[dict[str, Any]] = []
-    for k, (hts, coo, when) in enumerate(keys.iter_rows()):
-        (n1, s1), (c1, s2), (n2, s3), (c2, s4) = (_total(x) for x in out_lines[4 * k : 4 * k + 4])
+    base, base2 = Decimal(10000), Decimal(20000)
+    for hts, coo, when in keys.iter_rows():
         rec: dict[str, Any] = {"hts": hts, "country_of_origin": coo, "date": when, "rate": None, "note": None}
+        items = [
+            (
+                parse_line(
+                    {
+                        "id": "x",
+                        "hts": hts,
+                        "country_of_origin": coo,
+                        "entered_value": v,
+                        "usmca_claim": claim,
+                    }
+                ),
+                when,
+            )
+            for v in (base, base2)
+            for claim in (False, True)
+        ]
+        try:
+            (n1, s1), (c1, s2), (n2, s3), (c2, s4) = (_total(x) for x in stack.duty_lines(items, conn=conn))
+        except UsmcaError as exc:  # one line's problem stays that line's
+            rec["note"] = f"duty engine: {exc}"
+            rates.append(rec)
+            continue
         if {s1, s2, s3, s4} != {"complete"} or n1 is None or c1 is None or n2 is None or c2 is None:
             rec["note"] = "duty unresolved for this line (see `usmca duty`): exposure unknown"
         elif n2 != 2 * n1 or c2 != 2 * c1:

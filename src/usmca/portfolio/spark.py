@@ -21,8 +21,16 @@ import pyarrow as pa
 
 from usmca.portfolio.kernel import RESULT_SCHEMA, KernelResult, RuleTables, evaluate
 
-PRODUCT_COLS = ("sku", "hts", "country_of_production", "use", "transaction_value_u", "international_shipment_u",
-                "total_cost_u", "net_cost_u")  # fmt: skip
+PRODUCT_COLS = (
+    "sku",
+    "hts",
+    "country_of_production",
+    "use",
+    "transaction_value_u",
+    "international_shipment_u",
+    "total_cost_u",
+    "net_cost_u",
+)
 LINE_COLS = ("component_id", "component_hts", "value_u", "origin", "weight_u")
 
 
@@ -48,22 +56,33 @@ def local_session(app: str = "usmca-portfolio", cores: int = 2) -> Any:
 
 OUT_DDL = (
     "sku string, status string, criterion string, rule_id string, rvc_transaction_value double, "
-    "rvc_net_cost double, rvc_margin double, blockers array<string>, needs array<string>, de_minimis boolean, "
+    "rvc_net_cost double, rvc_margin double, blockers array<string>, needs array<string>, "
+    "de_minimis boolean, "
     "fallback_reason string"
 )
 
 
 def _out_schema() -> pa.Schema:
-    return pa.schema([
-        ("sku", pa.string()), ("status", pa.string()), ("criterion", pa.string()), ("rule_id", pa.string()),
-        ("rvc_transaction_value", pa.float64()), ("rvc_net_cost", pa.float64()), ("rvc_margin", pa.float64()),
-        ("blockers", pa.list_(pa.string())), ("needs", pa.list_(pa.string())), ("de_minimis", pa.bool_()),
-        ("fallback_reason", pa.string()),
-    ])  # fmt: skip
+    return pa.schema(
+        [
+            ("sku", pa.string()),
+            ("status", pa.string()),
+            ("criterion", pa.string()),
+            ("rule_id", pa.string()),
+            ("rvc_transaction_value", pa.float64()),
+            ("rvc_net_cost", pa.float64()),
+            ("rvc_margin", pa.float64()),
+            ("blockers", pa.list_(pa.string())),
+            ("needs", pa.list_(pa.string())),
+            ("de_minimis", pa.bool_()),
+            ("fallback_reason", pa.string()),
+        ]
+    )
 
 
-def _partition_fn(tables: RuleTables, hooks: dict[str, Any]) -> Callable[[Iterator[pa.RecordBatch]],
-                                                                         Iterator[pa.RecordBatch]]:  # fmt: skip
+def _partition_fn(
+    tables: RuleTables, hooks: dict[str, Any]
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     def run(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         tbl = pa.Table.from_batches(list(batches))
         if tbl.num_rows == 0:
@@ -72,7 +91,8 @@ def _partition_fn(tables: RuleTables, hooks: dict[str, Any]) -> Callable[[Iterat
         assert isinstance(df, pl.DataFrame)
         products = df.select(list(PRODUCT_COLS)).unique("sku", maintain_order=True)
         lines = df.filter(pl.col("component_id").is_not_null()).select(
-            pl.col("sku").alias("parent_sku"), *LINE_COLS)
+            pl.col("sku").alias("parent_sku"), *LINE_COLS
+        )
         kr = evaluate(products, lines, tables, **_hooks(hooks))
         yield from _to_arrow(kr).to_batches()
 
@@ -80,22 +100,28 @@ def _partition_fn(tables: RuleTables, hooks: dict[str, Any]) -> Callable[[Iterat
 
 
 def _hooks(h: dict[str, Any]) -> dict[str, Any]:
-    """Rebuild the kernel's hooks on a worker: store facts from the shipped dictionaries, de minimis from code."""
+    """The kernel's hooks on a worker: store facts from the shipped dictionaries, de minimis from code."""
     from usmca.portfolio.run import general_hooks
 
     exclusion, mode = general_hooks() if h["general"] else (None, None)
     parts: dict[str, bool | None] = h["parts"]
     deemed: dict[str, bool] = h["deemed"]
-    return {"dm_exclusion": exclusion, "dm_mode": mode, "parts_in_nomenclature": parts.get,
-            "deemed_originating": lambda g: deemed.get(g, False)}  # fmt: skip
+    return {
+        "dm_exclusion": exclusion,
+        "dm_mode": mode,
+        "parts_in_nomenclature": parts.get,
+        "deemed_originating": lambda g: deemed.get(g, False),
+    }
 
 
 def _to_arrow(kr: KernelResult) -> pa.Table:
     res = kr.results.with_columns(pl.lit(None, pl.String).alias("fallback_reason"))
     fb = kr.fallback.select(
-        "sku", pl.lit(None, pl.String).alias("status"), *[pl.lit(None, t).alias(c) for c, t in RESULT_SCHEMA.items()
-                                                           if c not in ("sku", "status")],
-        pl.col("reason").alias("fallback_reason"))  # fmt: skip
+        "sku",
+        pl.lit(None, pl.String).alias("status"),
+        *[pl.lit(None, t).alias(c) for c, t in RESULT_SCHEMA.items() if c not in ("sku", "status")],
+        pl.col("reason").alias("fallback_reason"),
+    )
     out = pl.concat([res, fb.cast(res.schema)], how="vertical")
     return out.to_arrow().cast(_out_schema())
 
@@ -121,7 +147,8 @@ def evaluate_spark(
         "deemed": {c: bool(deemed_originating(c)) for c in codes} if deemed_originating else {},
     }
     wide = products.select(list(PRODUCT_COLS)).join(
-        lines.select(pl.col("parent_sku").alias("sku"), *LINE_COLS), on="sku", how="left")
+        lines.select(pl.col("parent_sku").alias("sku"), *LINE_COLS), on="sku", how="left"
+    )
     # Spark reads Arrow; large frames go through Parquet-sized chunks rather than one driver-side object.
     sdf = spark.createDataFrame(wide.to_arrow())
     n = partitions or max(2, int(spark.sparkContext.defaultParallelism) * 2)

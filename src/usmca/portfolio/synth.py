@@ -124,7 +124,6 @@ def synth_portfolio(
         rng.choice(np.array(["MX", "CA", "US"]), total),
         rng.choice(np.array(["CN", "DE", "JP", "KR", "VN", "MX"]), total),
     )
-    country = np.where(origin == "", None, country)  # origin not stated: country usually not known either
     comp = np.char.add(np.char.add(sku[parent], "-C"), pos.astype(str))
     # Multi-level: some SKUs take another (lower-numbered, so no cycles) SKU as their first line.
     ml = (rng.random(n) < spec.multi_level) & (np.arange(n) > 0)
@@ -134,7 +133,19 @@ def synth_portfolio(
     comp[ml_lines] = sku[child]
     mhts[ml_lines] = g[child]
     origin[ml_lines] = ""
-    value[ml_lines] = np.round(np.minimum(tv[child], 0.3 * tv[ml]), 2)
+    # the sub-assembly enters the parent at the child's own price; the parent's price and cost grow with it
+    value[ml_lines] = tv[child]
+    tv_new = tv.copy()
+    tv_new[ml] = np.round(tv[ml] + tv[child], 2)
+    cost_new = np.round(tv_new * (cost / tv), 2)
+    products = products.with_columns(
+        pl.Series("transaction_value", tv_new.astype(str)),
+        pl.when(pl.col("total_cost").is_not_null()).then(pl.Series(cost_new.astype(str))).alias("total_cost"),
+        pl.Series("annual_value", np.round(annual_q * tv_new, 2).astype(str)),
+    )
+    # weights on the lines of about half the SKUs (textile de minimis by weight)
+    weighed = (rng.random(n) < 0.5)[parent]
+    weight = np.round(rng.exponential(0.2, total) + 0.001, 3).astype(str)
     bom = pl.DataFrame(
         {
             "parent_sku": sku[parent],
@@ -146,11 +157,16 @@ def synth_portfolio(
             "origin": origin,
             "country": country,
             "supplier": supplier,
-            "weight_kg": None,
+            "weight_kg": weight,
             "intermediate": None,
         },
         schema_overrides={"description": pl.String, "weight_kg": pl.String, "intermediate": pl.String},
-    ).with_columns(pl.col("origin").replace("", None))
+    ).with_columns(
+        pl.col("origin").replace("", None),
+        # origin not stated: the country is usually not known either
+        pl.when(pl.Series(origin) == "").then(None).otherwise(pl.col("country")).alias("country"),
+        pl.when(pl.Series(weighed)).then(pl.col("weight_kg")).otherwise(None).alias("weight_kg"),
+    )
     # Declarations: a third of the suppliers, supplier-wide, valid over the spec's date, mostly "yes".
     ds = rng.choice(n_sup, max(1, n_sup // 3), replace=False)
     declarations = pl.DataFrame(

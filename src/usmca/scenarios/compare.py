@@ -29,10 +29,13 @@ MICRO = 1_000_000
 @dataclass(frozen=True)
 class ScenarioRun:
     name: str
-    results: pl.DataFrame  # one row per SKU: status, rvc, margin, blockers, duty_claim/duty_no_claim/duty_owed
+    results: (
+        pl.DataFrame
+    )  # one row per SKU: status, rvc, margin, blockers, duty_claim/duty_no_claim/duty_owed
     notes: tuple[str, ...]
     vintage: dict[str, Any]
     engine_counts: dict[str, int]
+    run: Any = field(default=None, repr=False, compare=False)  # the portfolio engine's RunResult
 
     def summary(self) -> dict[str, Any]:
         r = self.results
@@ -85,13 +88,17 @@ def _sum(df: pl.DataFrame, col: str) -> float | None:
 
 
 ASSUMPTIONS = (
-    "Duty owed per SKU = duty on its entry line (hts, country of origin, annual value) with the USMCA claim when "
+    "Duty owed per SKU = duty on its entry line (hts, country of origin, annual value) with the USMCA "
+    "claim when "
     "the SKU originates, without it otherwise; duty at stake = without claim minus with claim.",
-    "Duty is computed once per distinct (hts, country, date) at 10,000 and 20,000 of value and used only when "
+    "Duty is computed once per distinct (hts, country, date) at 10,000 and 20,000 of value and used only "
+    "when "
     "proportional; otherwise the SKU's duty is unknown (null), never zero.",
     "Only goods of Canada or Mexico (country_of_origin CA/MX) can claim; others have no duty at stake.",
-    "Remedies re-source the named non-originating components from a USMCA supplier at the same price "
-    "(value unchanged, origin becomes originating); each remedy is re-run through the engine (verified).",
+    "Remedies re-source the named non-originating components from a supplier in the producer's own country "
+    "at "
+    "the same price (value unchanged, origin becomes originating); each remedy is re-run through the engine "
+    "(verified) on the changed bill.",
 )
 
 
@@ -122,8 +129,18 @@ def duty_rates(keys: pl.DataFrame, measures: Any, conn: sqlite3.Connection) -> p
                 continue
             t = []
             for v in (base, base2):
-                ld = apply_plan(plan, parse_line({"id": "x", "hts": hts, "country_of_origin": coo,
-                                                  "entered_value": v, "usmca_claim": claim}))
+                ld = apply_plan(
+                    plan,
+                    parse_line(
+                        {
+                            "id": "x",
+                            "hts": hts,
+                            "country_of_origin": coo,
+                            "entered_value": v,
+                            "usmca_claim": claim,
+                        }
+                    ),
+                )
                 t.append(ld.total_duty if ld.status == "complete" else None)
             if t[0] is None or t[1] is None:
                 note = "duty unresolved for this line (see `usmca duty`): unknown"
@@ -135,38 +152,70 @@ def duty_rates(keys: pl.DataFrame, measures: Any, conn: sqlite3.Connection) -> p
         rows.append(rec)
     return pl.DataFrame(
         rows,
-        schema={"hts": pl.String, "country_of_origin": pl.String, "date": pl.Date, "rate_claim": pl.Float64,
-                "rate_no_claim": pl.Float64, "duty_note": pl.String},
+        schema={
+            "hts": pl.String,
+            "country_of_origin": pl.String,
+            "date": pl.Date,
+            "rate_claim": pl.Float64,
+            "rate_no_claim": pl.Float64,
+            "duty_note": pl.String,
+        },
     )
 
 
-def add_duty(results: pl.DataFrame, products: pl.DataFrame, on: dt.date, measures: Any,
-             conn: sqlite3.Connection) -> pl.DataFrame:
-    r = results.drop([c for c in ("date",) if c in results.columns]).join(
-        products.select("sku", pl.col("date").fill_null(on).alias("date")), on="sku", how="left"
-    ).with_columns(pl.col("date").fill_null(on))
+def add_duty(
+    results: pl.DataFrame,
+    products: pl.DataFrame,
+    on: dt.date,
+    measures: Any,
+    conn: sqlite3.Connection,
+    cache: dict[tuple[str, int], pl.DataFrame] | None = None,
+) -> pl.DataFrame:
+    """Duty with and without the claim, duty owed and at stake per SKU. ``cache`` (keyed by the measure set
+    and the lines asked) lets runs sharing a measure set price the lines once."""
+    r = (
+        results.drop([c for c in ("date",) if c in results.columns])
+        .join(products.select("sku", pl.col("date").fill_null(on).alias("date")), on="sku", how="left")
+        .with_columns(pl.col("date").fill_null(on))
+    )
     keys = (
         r.filter(pl.col("country_of_origin").is_not_null())
-        .select("hts", "country_of_origin", "date").unique().sort("hts", "country_of_origin", "date")
+        .select("hts", "country_of_origin", "date")
+        .unique()
+        .sort("hts", "country_of_origin", "date")
     )
-    rates = duty_rates(keys, measures, conn)
+    ck = (str(measures.vintage), hash(tuple(keys.hash_rows().to_list())))
+    if cache is not None and ck in cache:
+        rates = cache[ck]
+    else:
+        rates = duty_rates(keys, measures, conn)
+        if cache is not None:
+            cache[ck] = rates
     r = r.join(rates, on=["hts", "country_of_origin", "date"], how="left")
     av = pl.col("annual_value")
     claim_ok = pl.col("country_of_origin").is_in(["CA", "MX"]).fill_null(False)
-    return r.with_columns(
-        (pl.col("rate_claim") * av).round(2).alias("duty_claim"),
-        (pl.col("rate_no_claim") * av).round(2).alias("duty_no_claim"),
-    ).with_columns(
-        pl.when((pl.col("status") == "originating") & claim_ok)
-        .then(pl.col("duty_claim"))
-        .otherwise(pl.col("duty_no_claim"))
-        .alias("duty_owed"),
-        pl.when(claim_ok).then(pl.col("duty_no_claim") - pl.col("duty_claim")).otherwise(0.0).round(2).alias(
-            "duty_at_stake"
-        ),
-        pl.when(av.is_null()).then(pl.lit("annual_value missing: duty unknown")).otherwise(pl.col("duty_note"))
-        .alias("duty_note"),
-    ).drop("rate_claim", "rate_no_claim")
+    return (
+        r.with_columns(
+            (pl.col("rate_claim") * av).round(2).alias("duty_claim"),
+            (pl.col("rate_no_claim") * av).round(2).alias("duty_no_claim"),
+        )
+        .with_columns(
+            pl.when((pl.col("status") == "originating") & claim_ok)
+            .then(pl.col("duty_claim"))
+            .otherwise(pl.col("duty_no_claim"))
+            .alias("duty_owed"),
+            pl.when(claim_ok)
+            .then(pl.col("duty_no_claim") - pl.col("duty_claim"))
+            .otherwise(0.0)
+            .round(2)
+            .alias("duty_at_stake"),
+            pl.when(av.is_null())
+            .then(pl.lit("annual_value missing: duty unknown"))
+            .otherwise(pl.col("duty_note"))
+            .alias("duty_note"),
+        )
+        .drop("rate_claim", "rate_no_claim")
+    )
 
 
 # ------------------------------------------------------------------------------------------------ runs
@@ -181,7 +230,13 @@ def run_one(
     corpus: Any,
     measures: Any,
     tables: Any = None,
+    fallback_limit: int | None = None,
+    duty_cache: dict[tuple[str, int], pl.DataFrame] | None = None,
+    baseline: tuple[Any, Any] | None = None,
 ) -> ScenarioRun:
+    """One run. ``baseline`` = (RunResult of the baseline, its corpus): a scenario with no rule or bill
+    overlay (measures only) reuses those determinations (the rules and the bills are the same objects), so
+    only the duty is recomputed."""
     from usmca.portfolio.run import run_portfolio
 
     name = BASELINE if scenario is None else scenario.name
@@ -191,33 +246,56 @@ def run_one(
         c = overlay_corpus(corpus, scenario)
         ms = overlay_measures(measures, scenario)
         p, notes = overlay_portfolio(pf, scenario)
-    rr = run_portfolio(p, on=on, conn=conn, corpus=c, tables=tables if c is corpus else None, exposure=False)
+    if baseline is not None and c is baseline[1] and p is pf:
+        rr = baseline[0]
+        notes.append("no rule or bill change: the baseline determinations apply; only the measures differ")
+    else:
+        rr = run_portfolio(
+            p,
+            on=on,
+            conn=conn,
+            corpus=c,
+            tables=tables if c is corpus else None,
+            exposure=False,
+            fallback_limit=fallback_limit,
+        )
     res = rr.results.drop("duty_at_stake", "exposure_note")
     if scenario is not None:
         res = content_caps(res, p, scenario, c)
     else:
         res = res.with_columns(pl.lit(None, pl.String).alias("scenario_rule"))
-    res = add_duty(res, p.products, on, ms, conn)
+    res = add_duty(res, p.products, on, ms, conn, duty_cache)
     skipped = len(rr.skipped)
     if skipped:
         notes.append(f"{skipped} SKU(s) skipped by the engine (see `usmca portfolio run` for the reasons)")
     vintage = {**rr.vintage, "measures": ms.vintage}
-    return ScenarioRun(name, res.sort("sku"), tuple(notes), vintage, rr.engine_counts)
+    return ScenarioRun(name, res.sort("sku"), tuple(notes), vintage, rr.engine_counts, rr)
 
 
 def _flips(base: ScenarioRun, run: ScenarioRun) -> pl.DataFrame:
     b = base.results.select(
-        "sku", "hts", pl.col("status").alias("status_before"), pl.col("rvc_margin").alias("margin_before"),
+        "sku",
+        "hts",
+        pl.col("status").alias("status_before"),
+        pl.col("rvc_margin").alias("margin_before"),
         pl.col("duty_owed").alias("duty_before"),
     )
     a = run.results.select(
-        "sku", pl.col("status").alias("status_after"), pl.col("rvc_margin").alias("margin_after"),
-        pl.col("duty_owed").alias("duty_after"), "blockers", "needs", "scenario_rule", "rule_id",
+        "sku",
+        pl.col("status").alias("status_after"),
+        pl.col("rvc_margin").alias("margin_after"),
+        pl.col("duty_owed").alias("duty_after"),
+        "blockers",
+        "needs",
+        "scenario_rule",
+        "rule_id",
     )
     j = b.join(a, on="sku", how="full", coalesce=True)
-    changed = (pl.col("status_before") != pl.col("status_after")).fill_null(True) | (
-        (pl.col("duty_before") != pl.col("duty_after")).fill_null(False)
-    ) | ((pl.col("margin_before") != pl.col("margin_after")).fill_null(False))
+    changed = (
+        (pl.col("status_before") != pl.col("status_after")).fill_null(True)
+        | ((pl.col("duty_before") != pl.col("duty_after")).fill_null(False))
+        | ((pl.col("margin_before") != pl.col("margin_after")).fill_null(False))
+    )
     return (
         j.filter(changed)
         .with_columns(
@@ -230,13 +308,28 @@ def _flips(base: ScenarioRun, run: ScenarioRun) -> pl.DataFrame:
                     pl.lit("tariff shift fails: ") + pl.col("blockers").list.join(", ")
                 ),
                 pl.when(pl.col("margin_after") < 0).then(
-                    pl.lit("RVC short by ") + pl.col("margin_after").abs().round(1).cast(pl.String) + pl.lit(" points")
+                    pl.lit("RVC short by ")
+                    + pl.col("margin_after").abs().round(1).cast(pl.String)
+                    + pl.lit(" points")
                 ),
                 pl.col("needs").list.join("; "),
             ).alias("reason"),
         )
-        .select("scenario", "sku", "hts", "flipped", "status_before", "status_after", "margin_before",
-                "margin_after", "duty_before", "duty_after", "duty_change", "reason", "rule_id")
+        .select(
+            "scenario",
+            "sku",
+            "hts",
+            "flipped",
+            "status_before",
+            "status_after",
+            "margin_before",
+            "margin_after",
+            "duty_before",
+            "duty_after",
+            "duty_change",
+            "reason",
+            "rule_id",
+        )
         .sort("flipped", "sku", descending=[True, False])
     )
 
@@ -251,8 +344,13 @@ def compare_portfolio(
     measures: Any = None,
     remedies: bool = True,
     remedy_limit: int = 200,
+    fallback_limit: int | None = None,
 ) -> Comparison:
-    """Baseline plus each scenario on the same checked portfolio (``usmca.portfolio.read.Portfolio``)."""
+    """Baseline plus each scenario on the same checked portfolio (``usmca.portfolio.read.Portfolio``).
+
+    ``remedy_limit`` caps the SKUs per scenario for which a remedy is searched and verified;
+    ``fallback_limit`` (benchmarks) caps single-good engine calls per run: SKUs beyond it are reported
+    ``unresolved`` by the portfolio engine with the reason, never dropped."""
     from usmca.measures.records import load_measures
     from usmca.portfolio.run import load_rule_tables
     from usmca.rules.corpus import load_corpus
@@ -264,16 +362,40 @@ def compare_portfolio(
     corpus = corpus if corpus is not None else load_corpus(conn)
     measures = measures if measures is not None else load_measures()
     tables, _ = load_rule_tables(conn, corpus)
-    base = run_one(pf, None, on=on, conn=conn, corpus=corpus, measures=measures, tables=tables)
+    cache: dict[tuple[str, int], pl.DataFrame] = {}  # by measure-set vintage (names the scenario)
+    base = run_one(
+        pf,
+        None,
+        on=on,
+        conn=conn,
+        corpus=corpus,
+        measures=measures,
+        tables=tables,
+        fallback_limit=fallback_limit,
+        duty_cache=cache,
+    )
     runs, flips, rems = [], [], []
     for sc in scenarios:
-        run = run_one(pf, sc, on=on, conn=conn, corpus=corpus, measures=measures, tables=tables)
+        run = run_one(
+            pf,
+            sc,
+            on=on,
+            conn=conn,
+            corpus=corpus,
+            measures=measures,
+            tables=tables,
+            fallback_limit=fallback_limit,
+            duty_cache=cache,
+            baseline=(base.run, corpus),
+        )
         runs.append(run)
         fl = _flips(base, run)
         flips.append(fl)
         if remedies:
             lost = fl.filter(
-                pl.col("flipped") & (pl.col("status_before") == "originating") & (pl.col("status_after") != "originating")
+                pl.col("flipped")
+                & (pl.col("status_before") == "originating")
+                & (pl.col("status_after") != "originating")
             )["sku"].to_list()
             rems.append(remedy(pf, sc, run, lost[:remedy_limit], on=on, conn=conn, corpus=corpus))
     flips_df = pl.concat(flips, how="vertical_relaxed") if flips else _flips(base, base).head(0)
@@ -283,7 +405,7 @@ def compare_portfolio(
 
 # ------------------------------------------------------------------------------------------------ remedies
 
-REMEDY_SCHEMA = {
+REMEDY_SCHEMA: dict[str, Any] = {
     "scenario": pl.String,
     "sku": pl.String,
     "components": pl.List(pl.String),
@@ -320,9 +442,9 @@ def _cover(items: list[tuple[str, int]], gap: int) -> list[tuple[str, int]] | No
     return chosen
 
 
-def _plan_one(sku: str, row: dict[str, Any], prod: dict[str, Any], lines: list[dict[str, Any]]) -> tuple[
-    list[str], int, str
-]:
+def _plan_one(
+    sku: str, row: dict[str, Any], prod: dict[str, Any], lines: list[dict[str, Any]]
+) -> tuple[list[str], int, str]:
     """(components to re-source, value moved in micros, arithmetic text) for one SKU."""
     nonorig = [(ln["component_id"], int(ln["value_u"] or 0)) for ln in lines if ln["origin"] != "originating"]
     forced = [c for c in (row.get("blockers") or []) if c in {x[0] for x in nonorig}]
@@ -334,16 +456,20 @@ def _plan_one(sku: str, row: dict[str, Any], prod: dict[str, Any], lines: list[d
     forced_v = sum(v for c, v in nonorig if c in forced)
     picked = list(forced)
     moved = forced_v
-    if margin is not None and margin < 0:
+    if margin is not None and margin < 0 and not row.get("_required"):
+        text.append("RVC: the thresholds that apply could not be read from the single-good engine")
+    elif margin is not None and margin < 0:
         atv = prod.get("transaction_value_u")
         atv = None if atv is None else atv - (prod.get("international_shipment_u") or 0)
         nc = prod.get("net_cost_u") if prod.get("net_cost_u") is not None else prod.get("total_cost_u")
         best: tuple[int, list[tuple[str, int]], str] | None = None
-        for label, b, fig in (("transaction value", atv, row.get("rvc_transaction_value")),
-                              ("net cost", nc, row.get("rvc_net_cost"))):
-            if not b or fig is None:
+        required = row.get("_required") or {}
+        for label, b, fig, req in (
+            ("transaction value", atv, row.get("rvc_transaction_value"), required.get("transaction_value")),
+            ("net cost", nc, row.get("rvc_net_cost"), required.get("net_cost")),
+        ):
+            if not b or fig is None or req is None:
                 continue
-            req = fig - margin  # the required threshold of the method with the best margin
             allowed = int(b * (100 - req) / 100)  # the most VNM the threshold allows
             gap = (vnm - forced_v) - allowed
             pool = [x for x in nonorig if x[0] not in forced]
@@ -353,7 +479,8 @@ def _plan_one(sku: str, row: dict[str, Any], prod: dict[str, Any], lines: list[d
             mv = sum(v for _, v in cov)
             new_vnm = vnm - forced_v - mv
             arith = (
-                f"RVC ({label}) = ({_m(b)} - VNM) / {_m(b)}: now VNM {_m(vnm)} -> {fig:.1f}% < required {req:.1f}%; "
+                f"RVC ({label}) = ({_m(b)} - VNM) / {_m(b)}: now VNM {_m(vnm)} -> {fig:.1f}% < required "
+                f"{req:.1f}%; "
                 f"VNM may be at most {_m(b)} x (100 - {req:.1f})% = {_m(allowed)}; "
                 + (f"source {', '.join(f'{c} ({_m(v)})' for c, v in cov)} in the region: " if cov else "")
                 + f"VNM {_m(new_vnm)} -> RVC {(100 * (b - new_vnm) / b):.1f}% >= {req:.1f}%"
@@ -369,8 +496,16 @@ def _plan_one(sku: str, row: dict[str, Any], prod: dict[str, Any], lines: list[d
     return picked, moved, "; ".join(text)
 
 
-def remedy(pf: Any, scenario: Scenario, run: ScenarioRun, skus: list[str], *, on: dt.date,
-           conn: sqlite3.Connection, corpus: Any) -> pl.DataFrame:
+def remedy(
+    pf: Any,
+    scenario: Scenario,
+    run: ScenarioRun,
+    skus: list[str],
+    *,
+    on: dt.date,
+    conn: sqlite3.Connection,
+    corpus: Any,
+) -> pl.DataFrame:
     """For SKUs that stop qualifying: the cheapest re-sourcing (fewest components, then least value) that
     restores qualification under the scenario, checked by re-running the engine on the changed bill."""
     from usmca.portfolio.run import run_portfolio
@@ -383,54 +518,125 @@ def remedy(pf: Any, scenario: Scenario, run: ScenarioRun, skus: list[str], *, on
     by_parent: dict[str, list[dict[str, Any]]] = {}
     for ln in p.bom.filter(pl.col("parent_sku").is_in(skus)).iter_rows(named=True):
         by_parent.setdefault(ln["parent_sku"], []).append(ln)
+    c = overlay_corpus(corpus, scenario)
     plans: dict[str, tuple[list[str], int, str]] = {}
     for row in res.iter_rows(named=True):
+        if not row.get("scenario_rule") and row.get("rvc_margin") is not None and row["rvc_margin"] < 0:
+            row["_required"] = _required(row["sku"], p, by_parent, on, c, conn)
         if row.get("scenario_rule"):
             # a named-country cap: re-source the named-country materials, largest first
-            plans[row["sku"]] = _cap_plan(row, scenario, by_parent.get(row["sku"], []), prod.get(row["sku"], {}))
+            plans[row["sku"]] = _cap_plan(
+                row, scenario, by_parent.get(row["sku"], []), prod.get(row["sku"], {})
+            )
         else:
-            plans[row["sku"]] = _plan_one(row["sku"], row, prod.get(row["sku"], {}), by_parent.get(row["sku"], []))
+            plans[row["sku"]] = _plan_one(
+                row["sku"], row, prod.get(row["sku"], {}), by_parent.get(row["sku"], [])
+            )
     # verify: the scenario run on the changed bills of these SKUs only
     change = pl.DataFrame(
-        [(s, c) for s, (cs, _, _) in plans.items() for c in cs], schema={"parent_sku": pl.String, "_cid": pl.String},
+        [(s, c) for s, (cs, _, _) in plans.items() for c in cs],
+        schema={"parent_sku": pl.String, "_cid": pl.String},
         orient="row",
     )
     keep = set(skus)
     below = p.bom.filter(pl.col("self_produced") & pl.col("parent_sku").is_in(skus))["component_id"].to_list()
     keep |= set(below)
-    bom2 = p.bom.filter(pl.col("parent_sku").is_in(list(keep))).join(
-        change.with_columns(pl.lit(True).alias("_hit")),
-        left_on=["parent_sku", "component_id"], right_on=["parent_sku", "_cid"], how="left",
-    ).with_columns(
-        pl.when(pl.col("_hit").fill_null(False)).then(pl.lit("originating")).otherwise(pl.col("origin")).alias("origin")
-    ).drop("_hit")
+    bom2 = (
+        p.bom.filter(pl.col("parent_sku").is_in(list(keep)))
+        .join(
+            change.with_columns(pl.lit(True).alias("_hit")),
+            left_on=["parent_sku", "component_id"],
+            right_on=["parent_sku", "_cid"],
+            how="left",
+        )
+        .join(
+            p.products.select(
+                pl.col("sku").alias("parent_sku"), pl.col("country_of_production").alias("_cop")
+            ),
+            on="parent_sku",
+            how="left",
+        )
+        .with_columns(
+            # re-sourced: originating, from a supplier in the producer's own country (an assumption)
+            pl.when(pl.col("_hit").fill_null(False))
+            .then(pl.lit("originating"))
+            .otherwise(pl.col("origin"))
+            .alias("origin"),
+            pl.when(pl.col("_hit").fill_null(False))
+            .then(pl.col("_cop"))
+            .otherwise(pl.col("country"))
+            .alias("country"),
+        )
+        .drop("_hit", "_cop")
+    )
     pf2 = dataclasses.replace(p, products=p.products.filter(pl.col("sku").is_in(list(keep))), bom=bom2)
-    c = overlay_corpus(corpus, scenario)
     rr = run_portfolio(pf2, on=on, conn=conn, corpus=c, exposure=False)
     after = content_caps(rr.results.drop("duty_at_stake", "exposure_note"), pf2, scenario, c)
     st = dict(zip(after["sku"].to_list(), after["status"].to_list(), strict=True))
     rows = []
     for s, (cs, mv, text) in plans.items():
         ok = st.get(s) == "originating"
-        rows.append({
-            "scenario": scenario.name, "sku": s, "components": cs, "value_resourced": round(mv / MICRO, 2),
-            "arithmetic": text, "verified": ok,
-            "result": "originating under the scenario after the change" if ok
-            else f"engine says {st.get(s, 'skipped')} after the change: not restored by re-sourcing alone",
-        })
+        rows.append(
+            {
+                "scenario": scenario.name,
+                "sku": s,
+                "components": cs,
+                "value_resourced": round(mv / MICRO, 2),
+                "arithmetic": text,
+                "verified": ok,
+                "result": "originating under the scenario after the change"
+                if ok
+                else (
+                    f"engine says {st[s]} after the change: not restored by re-sourcing alone"
+                    if s in st
+                    else "not verified: the engine skipped the changed case "
+                    f"({rr.skipped.get(s, 'no reason given')})"
+                ),
+            }
+        )
     return pl.DataFrame(rows, schema=REMEDY_SCHEMA)
 
 
-def _cap_plan(row: dict[str, Any], scenario: Scenario, lines: list[dict[str, Any]], prod: dict[str, Any]) -> tuple[
-    list[str], int, str
-]:
+def _required(
+    sku: str,
+    p: Any,
+    by_parent: dict[str, list[dict[str, Any]]],
+    on: dt.date,
+    corpus: Any,
+    conn: sqlite3.Connection,
+) -> dict[str, Any] | None:
+    """The RVC thresholds the single-good engine applies to the SKU under the scenario (Part 6 included)."""
+    from usmca.errors import UsmcaError
+    from usmca.origin.case import parse_case
+    from usmca.origin.determine import determine
+    from usmca.portfolio.run import case_dict
+
+    below = p.bom.filter(pl.col("self_produced") & (pl.col("parent_sku") == sku))["component_id"].to_list()
+    prods = {r["sku"]: r for r in p.products.filter(pl.col("sku").is_in([sku, *below])).iter_rows(named=True)}
+    bills = dict(by_parent)
+    for ln in p.bom.filter(pl.col("parent_sku").is_in(below)).iter_rows(named=True):
+        bills.setdefault(ln["parent_sku"], []).append(ln)
+    try:
+        d = determine(parse_case(case_dict(sku, prods, bills, on)), corpus=corpus, conn=conn)
+    except UsmcaError:
+        return None
+    req = (d.rvc or {}).get("required") or {}
+    return req if any(v is not None for v in req.values()) else None
+
+
+def _cap_plan(
+    row: dict[str, Any], scenario: Scenario, lines: list[dict[str, Any]], prod: dict[str, Any]
+) -> tuple[list[str], int, str]:
     from usmca.scenarios.model import ContentCap
 
     caps = [o for o in scenario.rules if isinstance(o, ContentCap)]
     countries = {c for o in caps for c in o.countries}
     named = sorted(
-        ((ln["component_id"], int(ln["value_u"] or 0)) for ln in lines
-         if ln["origin"] != "originating" and ln.get("country") in countries),
+        (
+            (ln["component_id"], int(ln["value_u"] or 0))
+            for ln in lines
+            if ln["origin"] != "originating" and ln.get("country") in countries
+        ),
         key=lambda t: (-t[1], t[0]),
     )
     base = prod.get("transaction_value_u")
@@ -441,15 +647,24 @@ def _cap_plan(row: dict[str, Any], scenario: Scenario, lines: list[dict[str, Any
     cap = min((o.max_share for o in caps if o.max_share is not None), default=None)
     total = sum(v for _, v in named)
     if cap is None or not base or "de minimis excluded" in str(row.get("scenario_rule")):
-        return [c for c, _ in named], total, (
-            f"source every non-originating material from {', '.join(sorted(countries))} elsewhere "
-            f"({_m(total)}): {row.get('scenario_rule')}"
+        return (
+            [c for c, _ in named],
+            total,
+            (
+                f"source every non-originating material from {', '.join(sorted(countries))} elsewhere "
+                f"({_m(total)}): {row.get('scenario_rule')}"
+            ),
         )
     allowed = int(base * cap / 100)
     cov = _cover(named, total - allowed) or named
     mv = sum(v for _, v in cov)
-    return [c for c, _ in cov], mv, (
-        f"named-country content {_m(total)} of {_m(base)} = {100 * total / base:.1f}% > cap {cap:g}%; at most "
-        f"{_m(allowed)} allowed; source {', '.join(f'{c} ({_m(v)})' for c, v in cov)} in the region: "
-        f"{_m(total - mv)} = {100 * (total - mv) / base:.1f}% <= {cap:g}%"
+    return (
+        [c for c, _ in cov],
+        mv,
+        (
+            f"named-country content {_m(total)} of {_m(base)} = {100 * total / base:.1f}% > cap {cap:g}%; "
+            "at most "
+            f"{_m(allowed)} allowed; source {', '.join(f'{c} ({_m(v)})' for c, v in cov)} in the region: "
+            f"{_m(total - mv)} = {100 * (total - mv) / base:.1f}% <= {cap:g}%"
+        ),
     )

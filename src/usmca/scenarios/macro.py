@@ -27,7 +27,8 @@ COUNTRIES = {"1220": "CA", "2010": "MX"}
 TRADE_DIR = "trade-flows/usmca_product_shares_monthly"
 YEAR = 2025
 SOURCE = (
-    "USITC DataWeb imports for consumption, customs value, SPI S/S+ = USMCA claimed; monthly 2025 files of the "
+    "USITC DataWeb imports for consumption, customs value, SPI S/S+ = USMCA claimed; monthly 2025 files of "
+    "the "
     "Budget Lab at Yale tariff-rate-tracker (commit 9919812), summed over the 12 months"
 )
 
@@ -40,7 +41,6 @@ class Macro:
     assumptions: tuple[str, ...]
     source: str
     unknown: pl.DataFrame  # baseline: why duty is unknown, with the value concerned
-
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -66,8 +66,16 @@ def trade_2025(sources: Path | None = None) -> pl.DataFrame:
             f"{folder}: expected the 12 monthly {YEAR} files, found {len(files)}; run `usmca data sync`"
         )
     frames = [
-        pl.read_csv(f, schema_overrides={"hts10": pl.String, "cty_code": pl.String, "total_value": pl.Float64,
-                                         "usmca_value": pl.Float64, "usmca_share": pl.Float64})
+        pl.read_csv(
+            f,
+            schema_overrides={
+                "hts10": pl.String,
+                "cty_code": pl.String,
+                "total_value": pl.Float64,
+                "usmca_value": pl.Float64,
+                "usmca_share": pl.Float64,
+            },
+        )
         for f in files
     ]
     df = pl.concat(frames).filter(pl.col("cty_code").is_in(list(COUNTRIES)))
@@ -76,8 +84,12 @@ def trade_2025(sources: Path | None = None) -> pl.DataFrame:
         .agg(pl.col("total_value").sum(), pl.col("usmca_value").sum())
         .filter(pl.col("total_value") > 0)
         .with_columns(pl.col("cty_code").replace_strict(COUNTRIES).alias("country"))
-        .select(pl.col("hts10").str.zfill(10).alias("hts"), "country", "total_value",
-                pl.col("usmca_value").alias("claimed_value"))
+        .select(
+            pl.col("hts10").str.zfill(10).alias("hts"),
+            "country",
+            "total_value",
+            pl.col("usmca_value").alias("claimed_value"),
+        )
         .sort("hts", "country")
     )
     return out
@@ -86,18 +98,25 @@ def trade_2025(sources: Path | None = None) -> pl.DataFrame:
 def rates(trade: pl.DataFrame, measures: Any, on: dt.date, conn: sqlite3.Connection) -> pl.DataFrame:
     from usmca.scenarios.compare import duty_rates
 
-    keys = trade.select("hts", pl.col("country").alias("country_of_origin")).unique().with_columns(
-        pl.lit(on).alias("date")
-    ).sort("hts", "country_of_origin")
+    keys = (
+        trade.select("hts", pl.col("country").alias("country_of_origin"))
+        .unique()
+        .with_columns(pl.lit(on).alias("date"))
+        .sort("hts", "country_of_origin")
+    )
     return duty_rates(keys, measures, conn).drop("date").rename({"country_of_origin": "country"})
 
 
 def _price(trade: pl.DataFrame, rt: pl.DataFrame, name: str, sc: Scenario | None) -> pl.DataFrame:
-    t = trade.join(rt, on=["hts", "country"], how="left").with_columns(pl.col("hts").str.slice(0, 2).alias("chapter"))
+    t = trade.join(rt, on=["hts", "country"], how="left").with_columns(
+        pl.col("hts").str.slice(0, 2).alias("chapter")
+    )
     if sc is not None and (sc.macro.claimed_share_lost or sc.macro.claimed_share_lost_by_chapter):
         lost_tbl = pl.DataFrame(
-            {"chapter": [f"{i:02d}" for i in range(1, 100)],
-             "_lost": [sc.macro.lost(f"{i:02d}") for i in range(1, 100)]},
+            {
+                "chapter": [f"{i:02d}" for i in range(1, 100)],
+                "_lost": [sc.macro.lost(f"{i:02d}") for i in range(1, 100)],
+            },
         )
         t = t.join(lost_tbl, on="chapter", how="left").with_columns(pl.col("_lost").fill_null(0.0))
     else:
@@ -107,8 +126,11 @@ def _price(trade: pl.DataFrame, rt: pl.DataFrame, name: str, sc: Scenario | None
     unclaimed = pl.col("total_value") - claimed
     known = pl.col("rate_claim").is_not_null() & pl.col("rate_no_claim").is_not_null()
     t = t.with_columns(
-        pl.when(known).then(claimed * pl.col("rate_claim") + unclaimed * pl.col("rate_no_claim")).alias("duty"),
-        pl.when(known).then(pl.col("claimed_value") * (pl.col("rate_no_claim") - pl.col("rate_claim")))
+        pl.when(known)
+        .then(claimed * pl.col("rate_claim") + unclaimed * pl.col("rate_no_claim"))
+        .alias("duty"),
+        pl.when(known)
+        .then(pl.col("claimed_value") * (pl.col("rate_no_claim") - pl.col("rate_claim")))
         .alias("duty_at_stake"),
         pl.when(known).then(0.0).otherwise(pl.col("total_value")).alias("unknown_duty_value"),
     )
@@ -124,8 +146,18 @@ def _price(trade: pl.DataFrame, rt: pl.DataFrame, name: str, sc: Scenario | None
             pl.len().alias("lines"),
         )
         .with_columns(pl.lit(name).alias("scenario"))
-        .select("scenario", "chapter", "country", "lines", "total_value", "claimed_value", "lost_value", "duty",
-                "duty_at_stake", "unknown_duty_value")
+        .select(
+            "scenario",
+            "chapter",
+            "country",
+            "lines",
+            "total_value",
+            "claimed_value",
+            "lost_value",
+            "duty",
+            "duty_at_stake",
+            "unknown_duty_value",
+        )
         .sort("chapter", "country")
     )
 
@@ -158,22 +190,28 @@ def macro(
     parts = [_price(tr, rt_for(base_ms), "baseline", None)]
     assumptions = [
         f"Trade: {SOURCE}.",
-        f"Rates: the duty engine on {on.isoformat()} per HTS10 and country, with and without the USMCA claim, at "
-        "10,000 and 20,000 of value; lines with specific/compound rates or unresolved duty are reported as value "
+        f"Rates: the duty engine on {on.isoformat()} per HTS10 and country, with and without the USMCA "
+        "claim, at "
+        "10,000 and 20,000 of value; lines with specific/compound rates or unresolved duty are reported as "
+        "value "
         "with unknown duty (not zero).",
-        "Baseline: the 2025 claimed share is kept as it was; the scenario moves the stated share of claimed value "
+        "Baseline: the 2025 claimed share is kept as it was; the scenario moves the stated share of "
+        "claimed value "
         "to unclaimed (duty without the claim).",
         "Duty at stake = claimed value x (rate without claim - rate with claim).",
     ]
     for sc in scenarios:
         ms = overlay_measures(base_ms, sc)
         parts.append(_price(tr, rt_for(ms), sc.name, sc))
-        lost = ", ".join(f"ch {k}: {v:.0%}" for k, v in sorted(sc.macro.claimed_share_lost_by_chapter.items()))
+        lost = ", ".join(
+            f"ch {k}: {v:.0%}" for k, v in sorted(sc.macro.claimed_share_lost_by_chapter.items())
+        )
         assumptions.append(
             f"{sc.name}: claimed share lost {sc.macro.claimed_share_lost:.0%} by default"
             + (f"; {lost}" if lost else "")
             + (f" ({sc.macro.rationale})" if sc.macro.rationale else "")
-            + "; " + "; ".join(sc.assumptions)
+            + "; "
+            + "; ".join(sc.assumptions)
         )
     by_ch = pl.concat(parts)
     totals = (
@@ -184,11 +222,17 @@ def macro(
     base_tot = totals.filter(pl.col("scenario") == "baseline").select(
         "country", pl.col("duty").alias("_base_duty")
     )
-    totals = totals.join(base_tot, on="country", how="left").with_columns(
-        (pl.col("duty") - pl.col("_base_duty")).alias("duty_change")
-    ).drop("_base_duty")
+    totals = (
+        totals.join(base_tot, on="country", how="left")
+        .with_columns((pl.col("duty") - pl.col("_base_duty")).alias("duty_change"))
+        .drop("_base_duty")
+    )
     order = {"baseline": 0, **{s.name: i + 1 for i, s in enumerate(scenarios)}}
-    totals = totals.with_columns(pl.col("scenario").replace_strict(order).alias("_o")).sort("_o", "country").drop("_o")
+    totals = (
+        totals.with_columns(pl.col("scenario").replace_strict(order).alias("_o"))
+        .sort("_o", "country")
+        .drop("_o")
+    )
     unknown = (
         tr.join(rt_for(base_ms), on=["hts", "country"], how="left")
         .filter(pl.col("rate_claim").is_null() | pl.col("rate_no_claim").is_null())

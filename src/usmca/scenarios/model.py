@@ -1,7 +1,7 @@
 """A joint-review scenario as data: a YAML document validated into frozen pydantic models.
 
-A scenario names the policy change (``rules``: overlays on the rule corpus, the automotive rules and the bill of
-materials; ``measures``: overlays on the Chapter 99 measure records), the sources it rests on and the
+A scenario names the policy change (``rules``: overlays on the rule corpus, the automotive rules and the
+bill of materials; ``measures``: overlays on the Chapter 99 measure records), the sources it rests on and the
 assumptions the figures depend on. Bad YAML raises ``InputError`` naming the field (``rules[0].net_cost``).
 """
 
@@ -123,7 +123,9 @@ class TariffShiftLevel(_Strict):
     @model_validator(mode="after")
     def _tighter(self) -> TariffShiftLevel:
         if LEVELS.index(self.to_level) >= LEVELS.index(self.from_level):
-            raise ValueError(f"to_level {self.to_level!r} is not stricter than from_level {self.from_level!r}")
+            raise ValueError(
+                f"to_level {self.to_level!r} is not stricter than from_level {self.from_level!r}"
+            )
         return self
 
 
@@ -136,7 +138,8 @@ class Lvc(_Strict):
 
 
 class SteelAluminum(_Strict):
-    """Steel and aluminum: the vehicle producer's purchase requirement (s. 17), and, for the bill of materials,
+    """Steel and aluminum: the vehicle producer's purchase requirement (s. 17), and, for the bill of
+materials,
     materials of ``material_chapters`` count as originating only when declared melted and poured in the
     region (a ``melted_and_poured`` yes on the BOM line); otherwise their origin becomes ``unknown``."""
 
@@ -172,7 +175,8 @@ class ContentCap(_Strict):
 
 
 class InputCost(_Strict):
-    """A duty a USMCA producer pays on its imported materials (e.g. Mexico's 2026 increases on countries without
+    """A duty a USMCA producer pays on its imported materials (e.g. Mexico's 2026 increases on countries
+without
     a trade agreement): the value of a non-originating material from ``from_countries`` used by a producer in
     ``producer_countries`` rises by the rate of its chapter (percent; ``default_rate`` elsewhere)."""
 
@@ -199,7 +203,14 @@ class InputCost(_Strict):
 
 
 RuleOverlay = Annotated[
-    RvcThreshold | VehicleRvc | CorePartsRvc | TariffShiftLevel | Lvc | SteelAluminum | ContentCap | InputCost,
+    RvcThreshold
+    | VehicleRvc
+    | CorePartsRvc
+    | TariffShiftLevel
+    | Lvc
+    | SteelAluminum
+    | ContentCap
+    | InputCost,
     Field(discriminator="kind"),
 ]
 
@@ -231,7 +242,12 @@ class MeasureChange(_Strict):
 
     @model_validator(mode="after")
     def _what(self) -> MeasureChange:
-        if self.rate_percent is None and self.valid_to is None and not self.open_ended and self.status is None:
+        if (
+            self.rate_percent is None
+            and self.valid_to is None
+            and not self.open_ended
+            and self.status is None
+        ):
             raise ValueError("give rate_percent, valid_to, open_ended or status")
         if self.valid_to is not None and self.open_ended:
             raise ValueError("valid_to and open_ended exclude each other")
@@ -293,8 +309,18 @@ def _loc(loc: tuple[Any, ...]) -> str:
     for p in loc:
         if isinstance(p, int):
             out += f"[{p}]"
-        elif p in {"rvc_threshold", "vehicle_rvc", "core_parts_rvc", "tariff_shift", "lvc", "steel_aluminum",
-                   "content_cap", "input_cost", "change", "add"}:
+        elif p in {
+            "rvc_threshold",
+            "vehicle_rvc",
+            "core_parts_rvc",
+            "tariff_shift",
+            "lvc",
+            "steel_aluminum",
+            "content_cap",
+            "input_cost",
+            "change",
+            "add",
+        }:
             continue  # the discriminator tag pydantic puts in the path
         else:
             out += ("." if out else "") + str(p)

@@ -83,8 +83,10 @@ def _new_rvc(rvc: RegionalValueContent, ov: RvcThreshold, tag: str) -> RegionalV
         nc = None if rvc.net_cost is None else min(100.0, rvc.net_cost + ov.raise_by)
     else:
         # a method the rule does not allow stays unavailable; a given figure replaces the rule's
-        tv = ov.transaction_value if (ov.transaction_value is not None and rvc.transaction_value is not None) else (
-            rvc.transaction_value
+        tv = (
+            ov.transaction_value
+            if (ov.transaction_value is not None and rvc.transaction_value is not None)
+            else (rvc.transaction_value)
         )
         nc = ov.net_cost if (ov.net_cost is not None and rvc.net_cost is not None) else rvc.net_cost
     return RegionalValueContent(transaction_value=tv, net_cost=nc, text=f"[{tag}] {rvc.text}".strip())
@@ -102,7 +104,9 @@ def _change_alt(a: Alternative, overlays: Sequence[Any], tag: str) -> Alternativ
             and out.shift.level == ov.from_level
         ):
             sh: TariffShift = dataclasses.replace(
-                out.shift, level=ov.to_level, text=f"[{tag}: {ov.from_level} -> {ov.to_level}] {out.shift.text}"
+                out.shift,
+                level=ov.to_level,
+                text=f"[{tag}: {ov.from_level} -> {ov.to_level}] {out.shift.text}",
             )
             out = dataclasses.replace(out, shift=sh)
     if out is not a:
@@ -128,7 +132,7 @@ def _rule_in(rule: Rule, scope: Scope) -> tuple[str, CodeSet, CodeSet]:
 def _overlay_rule(rule: Rule, overlays: Sequence[Any], tag: str) -> Rule:
     alts: list[Alternative] = list(rule.alternatives)
     for ov in overlays:
-        where, inside, _ = _rule_in(rule, ov.scope)
+        where, _inside, _ = _rule_in(rule, ov.scope)
         if where == "none":
             continue
         new: list[Alternative] = []
@@ -213,7 +217,9 @@ def _threshold(thr: Any, ov: VehicleRvc | CorePartsRvc, tag: str) -> Any:
             if (ov.transaction_value is not None and thr.transaction_value is not None)
             else thr.transaction_value
         )
-    return dataclasses.replace(thr, net_cost=nc, transaction_value=tv, citation=f"{thr.citation}; as changed by {tag}")
+    return dataclasses.replace(
+        thr, net_cost=nc, transaction_value=tv, citation=f"{thr.citation}; as changed by {tag}"
+    )
 
 
 class AutomotiveOverlay:
@@ -223,7 +229,9 @@ class AutomotiveOverlay:
         self._m = module
         self._sc = scenario
         self._tag = f"scenario {scenario.name}"
-        self._ovs = [o for o in scenario.rules if isinstance(o, VehicleRvc | CorePartsRvc | Lvc | SteelAluminum)]
+        self._ovs = [
+            o for o in scenario.rules if isinstance(o, VehicleRvc | CorePartsRvc | Lvc | SteelAluminum)
+        ]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._m, name)
@@ -243,7 +251,9 @@ class AutomotiveOverlay:
                     lvc=dataclasses.replace(
                         out.lvc,
                         total=ov.total,
-                        high_wage_material_labour_min=out.lvc.high_wage_material_labour_min if hw is None else hw,
+                        high_wage_material_labour_min=out.lvc.high_wage_material_labour_min
+                        if hw is None
+                        else hw,
                         citation=f"{out.lvc.citation}; as changed by {self._tag}",
                     ),
                 )
@@ -254,7 +264,9 @@ class AutomotiveOverlay:
                     steel_aluminum=dataclasses.replace(
                         sa,
                         percent=sa.percent if ov.percent is None else ov.percent,
-                        originating_steel_rule="melted_and_poured" if ov.melted_and_poured else sa.originating_steel_rule,
+                        originating_steel_rule="melted_and_poured"
+                        if ov.melted_and_poured
+                        else sa.originating_steel_rule,
                         originating_steel_text=(
                             "melted and poured in the CUSMA countries (" + self._tag + ")"
                             if ov.melted_and_poured
@@ -325,12 +337,16 @@ def overlay_measures(ms: Any, scenario: Scenario) -> Any:
                 measures[k] = dataclasses.replace(m, **upd)
             if not hit:
                 raise InputError(
-                    f"scenario {scenario.name}: measures[{i}].select", ov.select.model_dump(), "selects no measure"
+                    f"scenario {scenario.name}: measures[{i}].select",
+                    ov.select.model_dump(),
+                    "selects no measure",
                 )
         elif isinstance(ov, MeasureAdd):
             m = parse_measure(ov.measure, f"scenario {scenario.name}")
             if any(x.id == m.id for x in measures):
-                raise InputError(f"scenario {scenario.name}: measures[{i}].measure.id", m.id, "id already used")
+                raise InputError(
+                    f"scenario {scenario.name}: measures[{i}].measure.id", m.id, "id already used"
+                )
             measures.append(m)
     return MeasureSet(tuple(measures), f"{ms.vintage} + {tag}")
 
@@ -354,12 +370,20 @@ def overlay_portfolio(pf: Any, scenario: Scenario) -> tuple[Any, list[str]]:
             if "melted_and_poured" in bom.columns
             else pl.lit(False)
         )
-        hit = (pl.col("origin") == "originating") & pl.col("component_hts").str.slice(0, 2).is_in(ch) & ~declared
+        hit = (
+            (pl.col("origin") == "originating")
+            & pl.col("component_hts").str.slice(0, 2).is_in(ch)
+            & ~declared
+        )
         n = bom.filter(hit).height
-        bom = bom.with_columns(pl.when(hit).then(pl.lit("unknown")).otherwise(pl.col("origin")).alias("origin"))
+        bom = bom.with_columns(
+            pl.when(hit).then(pl.lit("unknown")).otherwise(pl.col("origin")).alias("origin")
+        )
         notes.append(
-            f"steel/aluminum melted and poured: {n} originating BOM line(s) of chapters {', '.join(ch)} without a "
-            "melted-and-poured declaration now have origin unknown (treated as non-originating and named in needs)"
+            f"steel/aluminum melted and poured: {n} originating BOM line(s) of chapters {', '.join(ch)} "
+            "without a "
+            "melted-and-poured declaration now have origin unknown (treated as non-originating and named "
+            "in needs)"
         )
     for ov2 in ic:
         rates = pl.DataFrame(
@@ -367,7 +391,9 @@ def overlay_portfolio(pf: Any, scenario: Scenario) -> tuple[Any, list[str]]:
             schema={"_ch": pl.String, "_rate": pl.Float64},
         )
         producers = prod.filter(pl.col("country_of_production").is_in(list(ov2.producer_countries)))["sku"]
-        b = bom.with_columns(pl.col("component_hts").str.slice(0, 2).alias("_ch")).join(rates, on="_ch", how="left")
+        b = bom.with_columns(pl.col("component_hts").str.slice(0, 2).alias("_ch")).join(
+            rates, on="_ch", how="left"
+        )
         hit = (
             pl.col("parent_sku").is_in(producers.implode())
             & (pl.col("origin") != "originating")
@@ -376,26 +402,35 @@ def overlay_portfolio(pf: Any, scenario: Scenario) -> tuple[Any, list[str]]:
         b = b.with_columns(
             pl.when(hit).then(pl.col("_rate").fill_null(ov2.default_rate)).otherwise(0.0).alias("_rate")
         )
-        b = b.with_columns((pl.col("value_u") * pl.col("_rate") / 100.0).round(0).cast(pl.Int64).alias("_add"))
+        b = b.with_columns(
+            (pl.col("value_u") * pl.col("_rate") / 100.0).round(0).cast(pl.Int64).alias("_add")
+        )
         n = b.filter(pl.col("_add") > 0).height
         if ov2.pass_through:
             add = b.group_by("parent_sku").agg(pl.col("_add").sum()).rename({"parent_sku": "sku"})
             money = [c for c in ("transaction_value_u", "total_cost_u", "net_cost_u") if c in prod.columns]
-            prod = prod.join(add, on="sku", how="left").with_columns(
-                *[(pl.col(c) + pl.col("_add").fill_null(0)).alias(c) for c in money]
-            ).drop("_add")
-        bom = b.with_columns((pl.col("value_u") + pl.col("_add")).alias("value_u")).drop("_ch", "_rate", "_add")
+            prod = (
+                prod.join(add, on="sku", how="left")
+                .with_columns(*[(pl.col(c) + pl.col("_add").fill_null(0)).alias(c) for c in money])
+                .drop("_add")
+            )
+        bom = b.with_columns((pl.col("value_u") + pl.col("_add")).alias("value_u")).drop(
+            "_ch", "_rate", "_add"
+        )
         notes.append(
-            f"input duties: {n} non-originating BOM line(s) from {', '.join(ov2.from_countries)} used by producers in "
+            f"input duties: {n} non-originating BOM line(s) from {', '.join(ov2.from_countries)} used by "
+            "producers in "
             f"{', '.join(ov2.producer_countries)} raised by their chapter's rate; "
-            + ("price and cost raised by the same amount" if ov2.pass_through else "price and cost unchanged (absorbed)")
+            + (
+                "price and cost raised by the same amount"
+                if ov2.pass_through
+                else "price and cost unchanged (absorbed)"
+            )
         )
     return dataclasses.replace(pf, products=prod, bom=bom), notes
 
 
-def content_caps(
-    results: pl.DataFrame, pf: Any, scenario: Scenario, corpus: Corpus
-) -> pl.DataFrame:
+def content_caps(results: pl.DataFrame, pf: Any, scenario: Scenario, corpus: Corpus) -> pl.DataFrame:
     """Apply the scenario's named-country caps to engine results: an originating SKU whose non-originating
     materials from the named countries exceed ``max_share`` of its transaction value (net cost when no
     value), or that relied on de minimis for such a material, becomes ``non_originating`` with the reason in
@@ -425,11 +460,14 @@ def content_caps(
         )
         fails: dict[str, str] = {}
         if ov.max_share is not None:
-            for sku, sh, comps in share.filter(pl.col("_share") > ov.max_share).select(
-                "sku", "_share", "component_id"
-            ).iter_rows():
+            for sku, sh, comps in (
+                share.filter(pl.col("_share") > ov.max_share)
+                .select("sku", "_share", "component_id")
+                .iter_rows()
+            ):
                 fails[sku] = (
-                    f"non-originating content from {', '.join(ov.countries)} is {sh:.1f}% of value, above the "
+                    f"non-originating content from {', '.join(ov.countries)} is {sh:.1f}% of value, above "
+                    "the "
                     f"{ov.max_share:g}% cap ({', '.join(comps[:6])})"
                 )
         if ov.exclude_from_de_minimis:
@@ -442,29 +480,38 @@ def content_caps(
                     continue
                 if _fails_every_shift(corpus, rule_of.get(sku), mh, hts_of.get(sku, "")):
                     fails[sku] = (
-                        f"de minimis excluded for materials from {', '.join(ov.countries)}: {cid} ({mh}) does not "
+                        f"de minimis excluded for materials from {', '.join(ov.countries)}: {cid} ({mh}) "
+                        "does not "
                         "make the tariff shift"
                     )
         if not fails:
             continue
-        f = pl.DataFrame({"sku": list(fails), "_why": list(fails.values())}, schema={"sku": pl.String, "_why": pl.String})
-        out = out.join(f, on="sku", how="left").with_columns(
-            pl.when(pl.col("_why").is_not_null() & (pl.col("status") == "originating"))
-            .then(pl.lit("non_originating"))
-            .otherwise(pl.col("status"))
-            .alias("status"),
-            pl.when(pl.col("_why").is_not_null() & (pl.col("status") == "originating"))
-            .then(pl.lit(f"scenario {scenario.name}: ") + pl.col("_why"))
-            .otherwise(pl.col("scenario_rule"))
-            .alias("scenario_rule"),
-        ).drop("_why")
+        f = pl.DataFrame(
+            {"sku": list(fails), "_why": list(fails.values())}, schema={"sku": pl.String, "_why": pl.String}
+        )
+        out = (
+            out.join(f, on="sku", how="left")
+            .with_columns(
+                pl.when(pl.col("_why").is_not_null() & (pl.col("status") == "originating"))
+                .then(pl.lit("non_originating"))
+                .otherwise(pl.col("status"))
+                .alias("status"),
+                pl.when(pl.col("_why").is_not_null() & (pl.col("status") == "originating"))
+                .then(pl.lit(f"scenario {scenario.name}: ") + pl.col("_why"))
+                .otherwise(pl.col("scenario_rule"))
+                .alias("scenario_rule"),
+            )
+            .drop("_why")
+        )
     return out
 
 
 def _fails_every_shift(corpus: Corpus, rule_id: str | None, material_hts: str, good_hts: str) -> bool:
     """True when the material fails the tariff shift of every alternative of the rule that has one."""
     if not rule_id or not good_hts:
-        return True  # the rule is unknown: the de minimis allowance may have covered it (stated in the report)
+        return (
+            True  # the rule is unknown: the de minimis allowance may have covered it (stated in the report)
+        )
     try:
         rule = corpus.rule(rule_id)
     except Exception:
@@ -475,9 +522,7 @@ def _fails_every_shift(corpus: Corpus, rule_id: str | None, material_hts: str, g
     return not any(s.allows(material_hts, good_hts) for s in shifts if len(material_hts) >= s.needs_digits())
 
 
-def apply(
-    scenario: Scenario, corpus: Corpus, measures: Any, automotive: Any = None
-) -> tuple[Corpus, Any]:
+def apply(scenario: Scenario, corpus: Corpus, measures: Any, automotive: Any = None) -> tuple[Corpus, Any]:
     """(corpus, measure set) under the scenario: both new objects, or the arguments when nothing changes."""
     return overlay_corpus(corpus, scenario, automotive), overlay_measures(measures, scenario)
 
@@ -491,12 +536,16 @@ def describe(scenario: Scenario) -> list[str]:
     for m in scenario.measures:
         if isinstance(m, MeasureChange):
             d = m.model_dump(exclude_none=True, exclude={"kind"})
-            out.append("measures/change: " + ", ".join(f"{k}={v}" for k, v in d.items() if v not in ((), {}, [], False, "")))
+            out.append(
+                "measures/change: "
+                + ", ".join(f"{k}={v}" for k, v in d.items() if v not in ((), {}, [], False, ""))
+            )
         else:
             mm = m.measure
             out.append(
-                f"measures/add: {mm.get('id')} {mm.get('name', '')} rate {Decimal(str(mm.get('rate', 0))) * 100}% "
-                f"countries {mm.get('countries')} from {mm.get('valid_from')} to {mm.get('valid_to') or 'open'}"
+                f"measures/add: {mm.get('id')} {mm.get('name', '')} rate "
+                f"{Decimal(str(mm.get('rate', 0))) * 100}% "
+                f"countries {mm.get('countries')} from {mm.get('valid_from')} to "
+                f"{mm.get('valid_to') or 'open'}"
             )
     return out
-

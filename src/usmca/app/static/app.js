@@ -1,4 +1,4 @@
-// Keyboard: "/" focuses the first search or code box; "g h", "g d", "g o", "g r" go to the pages.
+// Keyboard: "/" focuses the first search or code box; "g h|d|o|p|r" go to the pages.
 (function () {
   var pending = null;
   document.addEventListener("keydown", function (e) {
@@ -10,7 +10,7 @@
       return;
     }
     if (pending === "g") {
-      var to = { h: "/hts", d: "/duty", o: "/origin", r: "/determinations" }[e.key];
+      var to = { h: "/hts", d: "/duty", o: "/origin", p: "/portfolio", r: "/determinations" }[e.key];
       pending = null;
       if (to) window.location.href = to;
       return;

@@ -1,0 +1,102 @@
+"""Reading the portfolio tables: codes as text, row problems reported with file and row, the run continues."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import openpyxl
+import polars as pl
+import pytest
+
+from usmca.errors import InputError
+from usmca.portfolio.read import read_portfolio
+
+ON = dt.date(2026, 3, 1)
+
+PRODUCTS_CSV = """sku,hts,country_of_production,transaction_value,total_cost,date
+A,0403.20.50.00,MX,100,,
+B,9401.20.00.00,MX,,80,2026-02-01
+C,12345,MX,100,,
+D,9401.20.00.00,Mexico,100,,
+E,9401.20.00.00,CA,abc,,
+F,9999.99.99.99,CA,100,,
+"""
+BOM_CSV = """parent_sku,component_id,component_hts,value,origin,supplier,country
+A,a1,0402.10,10,non_originating,,
+B,b1,7318.15,5,,S1,
+B,b2,7318.16,,originating,,MX
+Z,z1,7318.15,5,unknown,,
+A,a2,7318.15,5,maybe,,
+"""
+
+
+def _known(codes: pl.Series, on: dt.date) -> pl.Series:
+    return codes.map_elements(lambda c: not c.startswith("9999"), return_dtype=pl.Boolean)
+
+
+def test_row_problems_are_reported_and_the_rest_continues(tmp_path: Path) -> None:
+    (tmp_path / "p.csv").write_text(PRODUCTS_CSV)
+    (tmp_path / "b.csv").write_text(BOM_CSV)
+    pf = read_portfolio(tmp_path / "p.csv", tmp_path / "b.csv", on=ON, known_codes=_known)
+    errs = {(e.file, e.row, e.field) for e in pf.errors}
+    assert ("p.csv", 4, "hts") in errs  # C: 5 digits
+    assert ("p.csv", 5, "country_of_production") in errs  # D: not a code
+    assert ("p.csv", 6, "transaction_value") in errs  # E: not a number
+    assert ("p.csv", 7, "hts") in errs  # F: not in the schedule
+    assert ("b.csv", 4, "value") in errs  # B's line without a value
+    assert ("b.csv", 5, "parent_sku") in errs  # a component without a parent
+    assert ("b.csv", 6, "origin") in errs  # A's line with a bad origin
+    assert set(pf.skipped) == {"A", "B", "C", "D", "E", "F"}
+    assert "bad BOM line" in pf.skipped["A"] and "b.csv row 6" in pf.skipped["A"]
+    # codes keep their leading zeros
+    assert "0403205000" not in pf.products["hts"].to_list()  # skipped with its bad line, not mangled
+
+
+def test_declarations_by_date_and_supplier(tmp_path: Path) -> None:
+    (tmp_path / "p.csv").write_text(
+        "sku,hts,country_of_production,transaction_value,date\n"
+        "A,0403.20.50.00,MX,100,2026-03-01\nB,0403.20.50.00,MX,100,2027-03-01\n"
+    )
+    (tmp_path / "b.csv").write_text(
+        "parent_sku,component_id,component_hts,value,origin,supplier\n"
+        "A,m1,0402.10,10,,S1\nA,m2,0402.10,10,,S2\nA,m3,0402.10,10,non_originating,S1\n"
+        "B,m1,0402.10,10,,S1\n"
+    )
+    (tmp_path / "d.csv").write_text(
+        "supplier,component_id,originating,valid_from,valid_to,certificate_id\n"
+        "S1,,yes,2026-01-01,2026-12-31,C-1\nS2,m2,no,,,C-2\nS2,,yes,,,C-3\n"
+    )
+    pf = read_portfolio(tmp_path / "p.csv", tmp_path / "b.csv", tmp_path / "d.csv", on=ON)
+    got = {
+        (r["parent_sku"], r["component_id"]): (r["origin"], r["declaration"])
+        for r in pf.bom.iter_rows(named=True)
+    }
+    assert got[("A", "m1")] == ("originating", "C-1")  # supplier-wide, in its window
+    assert got[("A", "m2")] == ("non_originating", "C-2")  # the component's own declaration wins
+    assert got[("A", "m3")] == ("non_originating", None)  # the bill's own origin stays
+    assert got[("B", "m1")] == ("unknown", None)  # B's date is after the window
+
+
+def test_xlsx_and_parquet(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["sku", "hts", "country_of_production", "transaction_value"])
+    ws.append(["A", "0403.20.50.00", "MX", 100])
+    wb.save(tmp_path / "p.xlsx")
+    pl.DataFrame(
+        {
+            "parent_sku": ["A"],
+            "component_id": ["m"],
+            "component_hts": ["0402.10"],
+            "value": [10.0],
+            "origin": ["unknown"],
+        }
+    ).write_parquet(tmp_path / "b.parquet")
+    pf = read_portfolio(tmp_path / "p.xlsx", tmp_path / "b.parquet", on=ON)
+    assert pf.products["hts"].to_list() == ["0403205000"] and pf.bom.height == 1 and not pf.errors
+    pl.DataFrame({"sku": ["A"], "hts": [403205000], "country_of_production": ["MX"]}).write_parquet(
+        tmp_path / "p.parquet"
+    )
+    with pytest.raises(InputError, match="text"):
+        read_portfolio(tmp_path / "p.parquet", tmp_path / "b.parquet", on=ON)
