@@ -8,7 +8,7 @@ PY=${PYTHON:-python3.11}
 command -v "$PY" >/dev/null 2>&1 || PY=python3
 [ -x .venv/bin/python ] || "$PY" -m venv .venv
 .venv/bin/python -m pip install -q --upgrade pip
-.venv/bin/python -m pip install -q -e ".[dev]"
+.venv/bin/python -m pip install -q -e ".[dev,spark]"
 
 export USMCA_HOME=${USMCA_HOME:-$REPO/var/home}
 SRC=${USMCA_DATA_SOURCE:-$REPO/../shared/data}

@@ -200,7 +200,10 @@ def test_parse_entry_result_or_input_error(doc: object) -> None:
 
 
 @FILES
-@given(text=st.one_of(st.text(max_size=200), mutated_doc(ENTRY_SEED).map(json.dumps)), ext=st.sampled_from([".json", ".yaml"]))
+@given(
+    text=st.one_of(st.text(max_size=200), mutated_doc(ENTRY_SEED).map(json.dumps)),
+    ext=st.sampled_from([".json", ".yaml"]),
+)
 def test_read_document_then_parse(tmp_path: Path, text: str, ext: str) -> None:
     p = tmp_path / f"entry{ext}"
     p.write_text(text, encoding="utf-8")
@@ -219,11 +222,28 @@ def _write(df: pl.DataFrame, path: Path) -> None:
     elif path.suffix == ".parquet":
         df.write_parquet(path)
     else:
-        df.write_excel(path)
+        import openpyxl
+
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        assert ws is not None
+        ws.append(df.columns)
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        for row in df.iter_rows():
+            ws.append([ILLEGAL_CHARACTERS_RE.sub("", v) if isinstance(v, str) else v for v in row])
+        wb.save(path)
 
 
 def _read(tmp_path: Path, prod: dict[str, list[str | None]], bom: dict[str, list[str | None]], ext: str) -> None:
     pp, bp = tmp_path / f"products{ext}", tmp_path / f"bom{ext}"
+    if ext == ".xlsx":  # a worksheet cannot hold control characters: compare with what was written
+        from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+        def clean(t: dict[str, list[str | None]]) -> dict[str, list[str | None]]:
+            return {c: [ILLEGAL_CHARACTERS_RE.sub("", v) if v else v for v in vs] for c, vs in t.items()}
+
+        prod, bom = clean(prod), clean(bom)
     _write(pl.DataFrame(prod, schema={c: pl.String for c in prod}), pp)
     _write(pl.DataFrame(bom, schema={c: pl.String for c in bom}), bp)
     try:
@@ -253,16 +273,26 @@ def test_portfolio_seed_reads() -> None:
     bom=table(pread.BOM_COLUMNS, pread.BOM_REQUIRED),
     ext=st.sampled_from([".csv", ".parquet"]),
 )
-def test_portfolio_random_tables(tmp_path: Path, prod: dict[str, list[str | None]], bom: dict[str, list[str | None]], ext: str) -> None:
+def test_portfolio_random_tables(
+    tmp_path: Path, prod: dict[str, list[str | None]], bom: dict[str, list[str | None]], ext: str
+) -> None:
     _read(tmp_path, prod, bom, ext)
 
 
-@settings(max_examples=15, deadline=10000, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=10000, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(prod=table(pread.PRODUCT_COLUMNS, pread.PRODUCT_REQUIRED), bom=table(pread.BOM_COLUMNS, pread.BOM_REQUIRED))
-def test_portfolio_random_xlsx(tmp_path: Path, prod: dict[str, list[str | None]], bom: dict[str, list[str | None]]) -> None:
+def test_portfolio_random_xlsx(
+    tmp_path: Path, prod: dict[str, list[str | None]], bom: dict[str, list[str | None]]
+) -> None:
     _read(tmp_path, prod, bom, ".xlsx")
 
 
+# Known bug (reported to the portfolio owner): read_table lets polars/zipfile errors through for an empty or
+# corrupt file (polars NoDataError / ComputeError, zipfile.BadZipFile) instead of an InputError naming the file.
+# strict: this starts failing (XPASS) the day it is fixed, so the marker gets removed.
+@pytest.mark.xfail(strict=True, reason="portfolio/read.py: corrupt or empty table file is not an InputError")
 @FILES
 @given(raw=st.binary(max_size=300))
 def test_portfolio_garbage_bytes(tmp_path: Path, raw: bytes) -> None:
@@ -271,5 +301,42 @@ def test_portfolio_garbage_bytes(tmp_path: Path, raw: bytes) -> None:
         p.write_bytes(raw)
         try:
             pread.read_table(p, pread.PRODUCT_COLUMNS, pread.PRODUCT_REQUIRED)
+        except InputError as exc:
+            _check_input_error(exc)
+
+
+@pytest.mark.xfail(strict=True, reason="portfolio/read.py: headers equal after strip/lower raise polars DuplicateError")
+def test_portfolio_duplicate_headers_after_folding(tmp_path: Path) -> None:
+    p = tmp_path / "products.csv"
+    p.write_text("sku,hts,country_of_production,SKU \nP1,7402.00,US,P2\n")
+    with pytest.raises(InputError):
+        pread.read_table(p, pread.PRODUCT_COLUMNS, pread.PRODUCT_REQUIRED)
+
+
+@pytest.mark.parametrize("raw", [b"", b"\x00garbage", b'sku,hts,country_of_production\n"open'])
+@pytest.mark.parametrize("ext", [".csv", ".parquet", ".xlsx"])
+@pytest.mark.xfail(strict=False, reason="portfolio/read.py: corrupt or empty table file is not an InputError")
+def test_portfolio_corrupt_file_is_input_error(tmp_path: Path, raw: bytes, ext: str) -> None:
+    p = tmp_path / f"products{ext}"
+    p.write_bytes(raw)
+    with pytest.raises(InputError):
+        pread.read_table(p, pread.PRODUCT_COLUMNS, pread.PRODUCT_REQUIRED)
+
+
+@FILES
+@given(raw=st.binary(max_size=200))
+def test_document_files_of_any_bytes(tmp_path: Path, raw: bytes) -> None:
+    """Non-UTF-8 or binary files: an InputError naming FILE (was a UnicodeDecodeError before the fix)."""
+    from usmca.origin.case import load_case
+
+    for ext in (".json", ".yaml"):
+        p = tmp_path / f"doc{ext}"
+        p.write_bytes(raw)
+        try:
+            parse_entry(read_document(p))
+        except InputError as exc:
+            _check_input_error(exc)
+        try:
+            load_case(p)
         except InputError as exc:
             _check_input_error(exc)

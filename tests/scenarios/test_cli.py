@@ -6,8 +6,8 @@ from typing import Any
 
 from typer.testing import CliRunner
 
-from usmca.cli import app
 from tests.scenarios.conftest import SPECTACLES, SPECTACLES_BOM, write_pf
+from usmca.cli import app
 
 runner = CliRunner()
 

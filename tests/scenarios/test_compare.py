@@ -9,14 +9,10 @@ from tests.scenarios.conftest import ON, read_spectacles, scenario_doc
 from usmca.scenarios.compare import compare_portfolio
 from usmca.scenarios.model import bundled, parse_scenario
 
-RAISE = scenario_doc(
-    name="raise-90", rules=[{"kind": "rvc_threshold", "scope": {"chapters": ["90"]}, "raise_by": 10}]
-)
+RAISE = scenario_doc(name="raise-90", rules=[{"kind": "rvc_threshold", "scope": {"chapters": ["90"]}, "raise_by": 10}])
 
 
-def test_threshold_change_flips_the_known_sku_and_finds_the_cheapest_remedy(
-    spectacles: Any, conn: Any
-) -> None:
+def test_threshold_change_flips_the_known_sku_and_finds_the_cheapest_remedy(spectacles: Any, conn: Any) -> None:
     sc = parse_scenario(RAISE)
     cmp = compare_portfolio(spectacles, [sc], on=ON, conn=conn)
     base = {r["sku"]: r for r in cmp.baseline.results.iter_rows(named=True)}
@@ -37,9 +33,7 @@ def test_threshold_change_flips_the_known_sku_and_finds_the_cheapest_remedy(
     assert rem["verified"] is True
     # both methods need the lens; the arithmetic states the threshold the engine applies (70% TV / 60% NC)
     assert (
-        "required 70.0%" in rem["arithmetic"]
-        and "30.00" in rem["arithmetic"]
-        and "75.0%" in rem["arithmetic"]
+        "required 70.0%" in rem["arithmetic"] and "30.00" in rem["arithmetic"] and "75.0%" in rem["arithmetic"]
     ) or ("required 60.0%" in rem["arithmetic"] and "32.00" in rem["arithmetic"])
 
 

@@ -7,9 +7,9 @@ from typing import Any
 import polars as pl
 import pytest
 
+from tests.scenarios.conftest import scenario_doc
 from usmca.scenarios.macro import macro, trade_2025
 from usmca.scenarios.model import bundled, parse_scenario
-from tests.scenarios.conftest import scenario_doc
 
 ON = dt.date(2026, 11, 1)
 TRADE = pl.DataFrame(
@@ -44,3 +44,13 @@ def test_trade_flows_2025_from_the_synced_sources(shared_data: Path) -> None:
     # SOURCE.md: Mexico 2025 monthly totals sum to about 530.7 bn USD
     assert 520e9 < mx["total_value"].sum() < 540e9
     assert (tr["claimed_value"] <= tr["total_value"] + 1).all()
+
+
+def test_lost_share_only_for_the_named_exporters(conn: Any) -> None:
+    mx = parse_scenario(
+        scenario_doc(name="mx-only", macro={"claimed_share_lost_by_chapter": {"90": 0.5}, "countries": ["MX"]})
+    )
+    m = macro([mx], on=ON, conn=conn, trade=TRADE)
+    t = {(r["scenario"], r["country"]): r for r in m.totals.iter_rows(named=True)}
+    assert t[("mx-only", "MX")]["lost_value"] == pytest.approx(400_000)
+    assert t[("mx-only", "CA")]["lost_value"] == 0 and t[("mx-only", "CA")]["duty_change"] == 0

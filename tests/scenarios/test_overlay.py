@@ -51,9 +51,7 @@ def test_every_bundled_scenario_loads_with_sources() -> None:
             "rules[0].countries",
         ),
         (
-            scenario_doc(
-                measures=[{"kind": "add", "measure": {"id": "m", "authority": "x", "program": "x"}}]
-            ),
+            scenario_doc(measures=[{"kind": "add", "measure": {"id": "m", "authority": "x", "program": "x"}}]),
             "measures[0].measure",
         ),
     ],
@@ -157,9 +155,7 @@ def test_measure_overlay_extends_s122_without_touching_the_baseline() -> None:
 def test_measure_change_that_selects_nothing_is_an_error() -> None:
     from usmca.measures.records import load_measures
 
-    sc = parse_scenario(
-        scenario_doc(measures=[{"kind": "change", "select": {"ids": ["no_such"]}, "rate_percent": 5}])
-    )
+    sc = parse_scenario(scenario_doc(measures=[{"kind": "change", "select": {"ids": ["no_such"]}, "rate_percent": 5}]))
     with pytest.raises(InputError) as ei:
         overlay_measures(load_measures(), sc)
     assert "measures[0].select" in ei.value.field
@@ -173,9 +169,7 @@ def test_review_fails_adds_duty_on_unclaimed_goods_only(conn: Any) -> None:
 
     keys = pl.DataFrame({"hts": ["9004900090"], "country_of_origin": ["MX"], "date": [ON]})
     base = duty_rates(keys, load_measures(), conn).row(0, named=True)
-    scn = duty_rates(keys, overlay_measures(load_measures(), bundled()["review-fails"]), conn).row(
-        0, named=True
-    )
+    scn = duty_rates(keys, overlay_measures(load_measures(), bundled()["review-fails"]), conn).row(0, named=True)
     assert scn["rate_claim"] == base["rate_claim"]
     assert scn["rate_no_claim"] == pytest.approx(base["rate_no_claim"] + 0.25)
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from usmca.errors import InputError
 
 
-class Format(str, Enum):
+class Format(StrEnum):
     table = "table"
     json = "json"
 

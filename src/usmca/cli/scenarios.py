@@ -63,8 +63,7 @@ def show(
     lines += [f"  - {d}" for d in describe(s)] or ["  (none)"]
     lines.append("sources:")
     lines += [
-        f"  - {x.title}" + (f" <{x.url}>" if x.url else "") + (f" ({x.note})" if x.note else "")
-        for x in s.sources
+        f"  - {x.title}" + (f" <{x.url}>" if x.url else "") + (f" ({x.note})" if x.note else "") for x in s.sources
     ]
     lines.append("assumptions:")
     lines += [f"  - {a}" for a in s.assumptions] or ["  (none)"]
@@ -79,9 +78,7 @@ def compare(
     bom: Path = typer.Argument(..., help="BOM table (.csv, .xlsx or .parquet)"),
     scenario: list[str] = typer.Option(..., "--scenario", help="scenario name or .yaml file (repeatable)"),
     declarations: Path | None = typer.Option(None, "--declarations", help="supplier declarations table"),
-    date: str | None = typer.Option(
-        None, "--date", help="date of production/export and entry; default today"
-    ),
+    date: str | None = typer.Option(None, "--date", help="date of production/export and entry; default today"),
     fmt: Out = typer.Option(Out.table, "--format", help="table, json or html"),
     out: Path | None = typer.Option(None, "--out", help="write the output to this file"),
 ) -> None:

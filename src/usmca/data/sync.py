@@ -119,7 +119,8 @@ def sync_from_directory(
         _swap_current(link, final)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
-        raise DataError(f"sync failed writing under {parent}: {exc.strerror or exc}; the previous copy is kept") from exc
+        reason = exc.strerror or exc
+        raise DataError(f"sync failed writing under {parent}: {reason}; the previous copy is kept") from exc
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
@@ -134,7 +135,7 @@ def download(url: str, out: Path, timeout: float = 60.0) -> None:
     """Fetch one file from an official address (http(s) or file URL) to ``out``, atomically."""
     tmp = out.with_name(out.name + ".part")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp, tmp.open("wb") as f:  # noqa: S310
+        with urllib.request.urlopen(url, timeout=timeout) as resp, tmp.open("wb") as f:
             shutil.copyfileobj(resp, f)
         os.replace(tmp, out)
     except OSError as exc:

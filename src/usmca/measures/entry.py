@@ -184,8 +184,9 @@ def read_document(path: Path) -> Any:
     """A JSON or YAML file -> Python data, with dates kept as ISO text for the models to parse."""
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError("FILE", str(path), f"cannot read the file ({exc.strerror})") from None
+    except (OSError, UnicodeDecodeError) as exc:  # a non-UTF-8 file is bad input, not a crash
+        why = getattr(exc, "strerror", None) or exc
+        raise InputError("FILE", str(path), f"cannot read the file ({why})") from None
     try:
         if path.suffix.lower() == ".json":
             return json.loads(text, parse_float=Decimal)

@@ -678,6 +678,7 @@ def apply_plan(plan: Plan, line: EntryLine, prefix: str = "line") -> LineDuty:
 # ----------------------------------------------------------------------------------------------- public API
 
 _engines: dict[int, Engine] = {}
+_MAX_ENGINES = 16
 
 
 def engine(conn: sqlite3.Connection | None = None) -> Engine:
@@ -689,7 +690,10 @@ def engine(conn: sqlite3.Connection | None = None) -> Engine:
     e = _engines.get(id(conn))
     if e is None or e.conn is not conn:
         e = Engine(conn)
-        _engines.clear()
+        # One engine per live connection (threads each have their own); bounded so that closed
+        # connections of earlier stores do not pile up.
+        while len(_engines) >= _MAX_ENGINES:
+            _engines.pop(next(iter(_engines)))
         _engines[id(conn)] = e
     return e
 

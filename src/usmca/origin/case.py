@@ -418,8 +418,9 @@ def load_case(path: str | Path) -> OriginCase:
     p = Path(path)
     try:
         text = p.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise InputError("FILE", str(p), f"cannot read the case file ({exc.strerror})") from None
+    except (OSError, UnicodeDecodeError) as exc:  # a non-UTF-8 file is bad input, not a crash
+        why = getattr(exc, "strerror", None) or exc
+        raise InputError("FILE", str(p), f"cannot read the case file ({why})") from None
     return loads_case(text, json_=p.suffix.lower() == ".json")
 
 

@@ -66,9 +66,7 @@ class PortfolioState:
             return set()
         bom = self.portfolio.bom.select("parent_sku", "supplier", "component_id")
         wide = changed.filter(pl.col("component_id").is_null()).select("supplier").unique()
-        specific = (
-            changed.filter(pl.col("component_id").is_not_null()).select("supplier", "component_id").unique()
-        )
+        specific = changed.filter(pl.col("component_id").is_not_null()).select("supplier", "component_id").unique()
         hit = pl.concat(
             [
                 bom.join(wide, on="supplier", how="semi"),
@@ -85,9 +83,7 @@ class PortfolioState:
         scoped: set[str] = set()
         for tables in (old_tables, RuleTables.from_rules(changed)):
             m = match_rules(prods["hts"].unique(), tables).explode("rule_idxs").drop_nulls("rule_idxs")
-            m = m.join(
-                tables.rule_info.select(pl.col("rule_idx").alias("rule_idxs"), "rule_id"), on="rule_idxs"
-            )
+            m = m.join(tables.rule_info.select(pl.col("rule_idx").alias("rule_idxs"), "rule_id"), on="rule_idxs")
             codes = m.filter(pl.col("rule_id").is_in(list(ids)))["hts"].unique().to_list()
             scoped |= set(prods.filter(pl.col("hts").is_in(codes))["sku"].to_list())
         return self.with_ancestors(by_rule | scoped)
@@ -98,9 +94,7 @@ class PortfolioState:
         keep, frontier = set(skus), set(skus)
         edges = pf.bom.filter(pl.col("self_produced")).select("parent_sku", "component_id")
         while frontier:
-            down = (
-                set(edges.filter(pl.col("parent_sku").is_in(list(frontier)))["component_id"].to_list()) - keep
-            )
+            down = set(edges.filter(pl.col("parent_sku").is_in(list(frontier)))["component_id"].to_list()) - keep
             keep |= down
             frontier = down
         sub = Portfolio(
@@ -110,9 +104,7 @@ class PortfolioState:
             errors=[],
             skipped={},
         )
-        part = run_portfolio(
-            sub, on=self.on, conn=self.conn, corpus=corpus, tables=tables, exposure=self.exposure
-        )
+        part = run_portfolio(sub, on=self.on, conn=self.conn, corpus=corpus, tables=tables, exposure=self.exposure)
         new_rows = part.results.filter(pl.col("sku").is_in(list(skus)))
         merged = pl.concat(
             [self.result.results.filter(~pl.col("sku").is_in(list(skus))), new_rows], how="vertical_relaxed"
@@ -129,9 +121,7 @@ class PortfolioState:
         raw = self.portfolio.bom.drop("declaration", "self_produced")
         # lines whose origin came from a declaration are re-settled; origins written in the bill stay
         raw = (
-            raw.with_columns(
-                pl.when(pl.col("_declared")).then(None).otherwise(pl.col("origin")).alias("origin")
-            )
+            raw.with_columns(pl.when(pl.col("_declared")).then(None).otherwise(pl.col("origin")).alias("origin"))
             if "_declared" in raw.columns
             else raw
         )

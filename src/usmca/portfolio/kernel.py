@@ -8,12 +8,17 @@ the cases it covers, in columnar form, and hands every other SKU back with the r
 * tariff shift: ``TariffShift.allows`` in vectorized form. Range-set membership (exclusions, "from" codes,
   "that group") depends only on (alternative, material code), so it is computed once per distinct pair by
   an interval join; the level comparisons with the good's code run per line;
-* de minimis (non-originating materials failing the shift within 10% of the base), RVC by both methods with
-  exact integer arithmetic, the parts fallback (criterion D), wholly-from-originating (criterion C).
+* de minimis by value (s.5(1), with the s.5(3) exclusions asked per distinct code pair) and by weight for
+  apparel (s.5(7)), the s.5(4) RVC waiver, RVC by both methods in exact integer arithmetic, the parts
+  fallback (criterion D, s.3(4)-(5)), exclusively originating materials (C), Schedule 2 (s.3(7));
+* three-valued verdicts (passed / undecided / failed) combined as ``determine`` combines its checks, and the
+  alternative it reports (first passing, first undecided, first failing with an RVC, first failing).
 
-What the kernel leaves to the single-good engine: goods outside a single structured rule (none, several, an
-end use, a date window, conditions, unparsed text, mapping defects), automotive goods, material codes too
-short for the rule's test, and de minimis for goods with special de minimis provisions (chapters 1-27, 50-63).
+What the kernel leaves to the single-good engine (``fallback`` with the reason; ``run.screen`` adds Part 6
+parts, chapter-rule requirements and Schedule 2 cases needing facts): goods outside a single structured rule
+(none, several, an end use, a date window, a trade direction, conditions, unparsed text, mapping defects),
+automotive goods, material codes too short for the rule's test, no bill, de minimis of another kind.
+Multi-level bills are sent to the engine by ``run`` before the kernel runs.
 """
 
 from __future__ import annotations
@@ -159,8 +164,7 @@ class RuleTables:
 
 def _set_rows(alt_idx: int, name: str, cs: CodeSet) -> list[dict[str, object]]:
     return [
-        {"alt_idx": alt_idx, "set": name, "width": r.width, "lo": int(r.start), "hi": int(r.end)}
-        for r in cs.ranges
+        {"alt_idx": alt_idx, "set": name, "width": r.width, "lo": int(r.start), "hi": int(r.end)} for r in cs.ranges
     ]
 
 
@@ -204,9 +208,7 @@ def match_rules(codes: pl.Series, tables: RuleTables) -> pl.DataFrame:
     found = []
     for w in tables.scope["width"].unique().to_list():
         sc = tables.scope.filter(pl.col("width") == w).drop("width").rename({"chapter": "r_chapter"})
-        probe = df.with_columns(
-            _span(pl.col("hts"), w, "0").alias("c_lo"), _span(pl.col("hts"), w, "9").alias("c_hi")
-        )
+        probe = df.with_columns(_span(pl.col("hts"), w, "0").alias("c_lo"), _span(pl.col("hts"), w, "9").alias("c_hi"))
         found.append(
             probe.join_where(sc, pl.col("c_lo") >= pl.col("lo"), pl.col("c_hi") <= pl.col("hi"))
             .filter(pl.col("chapter") == pl.col("r_chapter"))
@@ -241,11 +243,7 @@ def membership(pairs: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
             pl.lit(False).alias("in_except"), pl.lit(False).alias("in_from"), pl.lit(False).alias("in_group")
         )
     j = pairs.join(tables.sets, on="alt_idx", how="inner")
-    probe = (
-        pl.when(pl.col("set") == "group")
-        .then(pl.col("mhts").str.slice(0, pl.col("n")))
-        .otherwise(pl.col("mhts"))
-    )
+    probe = pl.when(pl.col("set") == "group").then(pl.col("mhts").str.slice(0, pl.col("n"))).otherwise(pl.col("mhts"))
     j = j.with_columns(probe.alias("_p")).with_columns(
         (
             (_span(pl.col("_p"), pl.col("width"), "0") >= pl.col("lo"))
@@ -352,9 +350,7 @@ def _rvc_verdict(req_tv: pl.Expr, req_nc: pl.Expr) -> pl.Expr:
     allowed but not computable -> U; else F. The s.5(4) de minimis (all VNM within 10%) passes first."""
     tv_ok = req_tv.is_not_null() & pl.col("tv").is_not_null() & _meets("tv", req_tv)
     nc_ok = req_nc.is_not_null() & pl.col("nc").is_not_null() & _meets("nc", req_nc)
-    missing = (req_tv.is_not_null() & pl.col("tv").is_null()) | (
-        req_nc.is_not_null() & pl.col("nc").is_null()
-    )
+    missing = (req_tv.is_not_null() & pl.col("tv").is_null()) | (req_nc.is_not_null() & pl.col("nc").is_null())
     return (pl.when(pl.col("s54") | tv_ok | nc_ok).then(T).when(missing).then(U).otherwise(F)).cast(pl.Int8)
 
 
@@ -408,9 +404,7 @@ def evaluate(
         pl.col("nonorig").sum().alias("n_nonorig"),
         pl.col("val").filter(pl.col("nonorig")).sum().alias("vnm"),
     )
-    p = p.join(agg, on="sku", how="left").with_columns(
-        pl.col("n_lines").fill_null(0), pl.col("vnm").fill_null(0)
-    )
+    p = p.join(agg, on="sku", how="left").with_columns(pl.col("n_lines").fill_null(0), pl.col("vnm").fill_null(0))
     out_territory = p.filter(~pl.col("cop").is_in(TERRITORY))
     p = p.filter(pl.col("cop").is_in(TERRITORY))
     send_back(
@@ -418,9 +412,7 @@ def evaluate(
         "no bill of materials (wholly obtained is a fact the kernel does not take)",
     )
     p = p.filter(pl.col("n_lines") > 0)
-    auto = p.filter(
-        pl.col("ghts").str.slice(0, 2).is_in(AUTOMOTIVE_CHAPTERS) | pl.col("use").is_in(VEHICLE_USES)
-    )
+    auto = p.filter(pl.col("ghts").str.slice(0, 2).is_in(AUTOMOTIVE_CHAPTERS) | pl.col("use").is_in(VEHICLE_USES))
     send_back(auto, "automotive good")
     p = p.join(auto.select("sku"), on="sku", how="anti")
 
@@ -486,9 +478,7 @@ def evaluate(
     if dm_exclusion is not None and fails.height:
         pairs = fails.select("ghts", "mhts").unique()
         flags = [dm_exclusion(g, m) for g, m in pairs.iter_rows()]
-        fails = fails.join(
-            pairs.with_columns(pl.Series("excl", flags, pl.Int8)), on=["ghts", "mhts"], how="left"
-        )
+        fails = fails.join(pairs.with_columns(pl.Series("excl", flags, pl.Int8)), on=["ghts", "mhts"], how="left")
     else:
         fails = fails.with_columns(pl.lit(0, pl.Int8).alias("excl"))
     alt_fail = (
@@ -567,9 +557,7 @@ def evaluate(
     # subheading (or its heading, not subdivided), and the schedule's text for it names parts; where not
     # (or was not read) the producer's statement is needed, a fact the bill does not give. Never ch. 61-63.
     ap_codes = a.select("ghts").unique()
-    ap_vals = [
-        parts_in_nomenclature(g) if parts_in_nomenclature else None for g in ap_codes["ghts"].to_list()
-    ]
+    ap_vals = [parts_in_nomenclature(g) if parts_in_nomenclature else None for g in ap_codes["ghts"].to_list()]
     a = a.join(ap_codes.with_columns(pl.Series("parts_nom", ap_vals, pl.Boolean)), on="ghts", how="left")
     d_ap = (
         pl.when(
@@ -635,9 +623,7 @@ def evaluate(
     # s.3(7) Schedule 2 (``determine._schedule_2``): a listed good failing (B) and (D) is deemed originating,
     # with no certification criterion.
     dm_codes = r.select("ghts").unique()
-    dm_vals = [
-        bool(deemed_originating(g)) if deemed_originating else False for g in dm_codes["ghts"].to_list()
-    ]
+    dm_vals = [bool(deemed_originating(g)) if deemed_originating else False for g in dm_codes["ghts"].to_list()]
     r = r.join(dm_codes.with_columns(pl.Series("deemed", dm_vals, pl.Boolean)), on="ghts", how="left")
     deemed = ~b_ok & ~d_win & pl.col("deemed")
     status = (
@@ -659,11 +645,7 @@ def evaluate(
         pl.when(shown).then(tv_pct).alias("rvc_transaction_value"),
         pl.when(shown).then(nc_pct).alias("rvc_net_cost"),
         pl.when(shown).then(pl.max_horizontal(tv_pct - req_tv, nc_pct - req_nc)).alias("rvc_margin"),
-        pl.when(b_ok | d_win | deemed)
-        .then(EMPTY)
-        .otherwise(pl.col("fail_comps"))
-        .fill_null(EMPTY)
-        .alias("blockers"),
+        pl.when(b_ok | d_win | deemed).then(EMPTY).otherwise(pl.col("fail_comps")).fill_null(EMPTY).alias("blockers"),
         (b_ok & pl.col("dm_ok")).alias("de_minimis"),
         pl.when(deemed)
         .then(EMPTY)

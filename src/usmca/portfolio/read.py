@@ -190,9 +190,7 @@ def _errors(df: pl.DataFrame, file: str, checks: list[Check], sku_col: str | Non
                 hit.select(
                     pl.col("_row"),
                     pl.lit(fld).alias("field"),
-                    pl.col(fld).cast(pl.String).alias("value")
-                    if fld in df.columns
-                    else pl.lit(None, pl.String),
+                    pl.col(fld).cast(pl.String).alias("value") if fld in df.columns else pl.lit(None, pl.String),
                     pl.lit(problem).alias("problem"),
                     (pl.col(sku_col) if sku_col else pl.lit(None, pl.String)).alias("sku"),
                 )
@@ -269,9 +267,7 @@ def read_portfolio(
     return check_portfolio(
         prod,
         bom,
-        read_table(declarations_path, DECLARATION_COLUMNS, DECLARATION_REQUIRED)
-        if declarations_path
-        else None,
+        read_table(declarations_path, DECLARATION_COLUMNS, DECLARATION_REQUIRED) if declarations_path else None,
         on=on,
         known_codes=known_codes,
         names=(p_name, b_name, Path(declarations_path).name if declarations_path else ""),
@@ -495,9 +491,7 @@ def check_portfolio(
     prod_ok = prod_ok.filter(~pl.col("sku").is_in(list(skipped)))
     bom_ok = bom_ok.filter(pl.col("parent_sku").is_in(prod_ok["sku"].implode()))
     bom_ok = apply_declarations(bom_ok, prod_ok.select("sku", "date"), decl_ok)
-    bom_ok = bom_ok.with_columns(
-        pl.col("component_id").is_in(prod_ok["sku"].implode()).alias("self_produced")
-    )
+    bom_ok = bom_ok.with_columns(pl.col("component_id").is_in(prod_ok["sku"].implode()).alias("self_produced"))
     # A declaration that makes a line originating while the bill names a country outside the territory is a
     # contradiction to settle, not to guess: the SKU is skipped and the row reported.
     clash = bom_ok.filter(
@@ -517,9 +511,7 @@ def check_portfolio(
                 r["parent_sku"],
             )
         )
-        skipped.setdefault(
-            r["parent_sku"], f"bad BOM line: declaration contradicts country ({b_name} row {r['_row']})"
-        )
+        skipped.setdefault(r["parent_sku"], f"bad BOM line: declaration contradicts country ({b_name} row {r['_row']})")
     if clash.height:
         prod_ok = prod_ok.filter(~pl.col("sku").is_in(clash["parent_sku"].implode()))
         bom_ok = bom_ok.filter(pl.col("parent_sku").is_in(prod_ok["sku"].implode()))
@@ -536,9 +528,7 @@ def check_portfolio(
         (pl.col("transaction_value_u") - pl.col("international_shipment_u").fill_null(0)).alias("atv"),
         pl.coalesce("net_cost_u", "total_cost_u").alias("nc"),
     )
-    over = vnm.join(bases, on="parent_sku").filter(
-        (pl.col("vnm") > pl.col("atv")) | (pl.col("vnm") > pl.col("nc"))
-    )
+    over = vnm.join(bases, on="parent_sku").filter((pl.col("vnm") > pl.col("atv")) | (pl.col("vnm") > pl.col("nc")))
     for r in over.iter_rows(named=True):
         what, fld, base = (
             ("adjusted transaction value", "transaction_value", r["atv"])
@@ -563,9 +553,7 @@ def check_portfolio(
     if over.height:
         prod_ok = prod_ok.filter(~pl.col("sku").is_in(over["parent_sku"].implode()))
         bom_ok = bom_ok.filter(pl.col("parent_sku").is_in(prod_ok["sku"].implode()))
-    return Portfolio(
-        products=prod_ok.drop("_row"), bom=bom_ok, declarations=decl_ok, errors=errors, skipped=skipped
-    )
+    return Portfolio(products=prod_ok.drop("_row"), bom=bom_ok, declarations=decl_ok, errors=errors, skipped=skipped)
 
 
 def _known(df: pl.DataFrame, col: str, known_codes: KnownCodes, on: dt.date) -> pl.Series:

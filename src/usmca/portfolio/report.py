@@ -21,9 +21,7 @@ def load_results(path: Path) -> pl.DataFrame:
     if not path.exists():
         raise InputError("RESULTS", str(path), "file not found")
     if path.suffix.lower() == ".csv":
-        df = pl.read_csv(
-            path, infer_schema_length=10000, schema_overrides={"hts": pl.String, "sku": pl.String}
-        )
+        df = pl.read_csv(path, infer_schema_length=10000, schema_overrides={"hts": pl.String, "sku": pl.String})
         return df.with_columns(
             pl.col("blockers").fill_null("").str.split("; ").list.filter(pl.element() != ""),
             pl.col("needs").fill_null("").str.split("; ").list.filter(pl.element() != ""),
@@ -68,9 +66,7 @@ def build_tables(results: pl.DataFrame, bom: pl.DataFrame | None = None) -> dict
         "engine": eng,
         "rvc_margin": margins,
         "at_risk": at_risk.with_columns(pl.col("blockers").list.join("; "), pl.col("needs").list.join("; ")),
-        "near_threshold": near.with_columns(
-            pl.col("blockers").list.join("; "), pl.col("needs").list.join("; ")
-        ),
+        "near_threshold": near.with_columns(pl.col("blockers").list.join("; "), pl.col("needs").list.join("; ")),
     }
     for k, v in summaries(results, bom).items():
         tables[f"by_{k}"] = v.head(200)
@@ -192,10 +188,7 @@ def _html(tables: dict[str, pl.DataFrame], res: pl.DataFrame, source: str) -> st
             "Duty at stake by status (USD per year)",
         ),
         _svg_bars(
-            [
-                (f"{r['margin_bucket']:+.0f}", float(r["len"]))
-                for r in tables["rvc_margin"].iter_rows(named=True)
-            ],
+            [(f"{r['margin_bucket']:+.0f}", float(r["len"])) for r in tables["rvc_margin"].iter_rows(named=True)],
             "SKUs by RVC margin over the threshold (points, 5-point buckets)",
         ),
         _svg_bars(

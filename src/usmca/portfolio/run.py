@@ -81,9 +81,7 @@ def load_rule_tables(conn: sqlite3.Connection | None = None, corpus: Any = None)
         corpus = load_corpus(conn)
     rules = getattr(corpus, "rules", None)
     if rules is None:
-        raise UsmcaError(
-            "the rule corpus exposes no `rules` collection; the portfolio kernel cannot flatten it"
-        )
+        raise UsmcaError("the rule corpus exposes no `rules` collection; the portfolio kernel cannot flatten it")
     if isinstance(rules, dict):
         rules = list(rules.values())
     return RuleTables.from_rules(rules), corpus
@@ -200,9 +198,7 @@ def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None,
                 notes_cache[hts] = None
                 for n in corpus.notes_for(hts):
                     text = getattr(n, "text", str(n))
-                    if getattr(n, "kind", "") != "underscoring" and (
-                        "only if" in text or " must be " in text
-                    ):
+                    if getattr(n, "kind", "") != "underscoring" and ("only if" in text or " must be " in text):
                         notes_cache[hts] = f"chapter rule {getattr(n, 'id', '')} adds a requirement (a fact)"
                         break
             reason = notes_cache[hts]
@@ -231,24 +227,36 @@ def deemed_hook(conn: sqlite3.Connection | None) -> Callable[[str], bool] | None
 
 
 def _exclusion_candidates(gen: Any) -> Callable[[str, str], bool] | None:
-    """A cheap necessary condition for ``de_minimis_excluded(g, m)`` to name anything: ``m`` falls in a material
-    clause of an exception whose good clause covers ``g``, or ``g`` is in the chapters of paragraph (k) and ``m``
-    shares its subheading. Other pairs need not be asked (the full answer costs about a millisecond)."""
+    """An exact necessary condition for ``de_minimis_excluded(g, m)`` to name anything, from per-code indexes:
+    paragraph (k) (``g`` in chapters 1-27, ``m`` in its subheading), or an exception whose good clause covers an
+    HS 2017 counterpart of ``g`` and whose material clause covers one of ``m`` (``general._excluded`` reads the
+    codes the same way). Only candidates are asked in full (about a millisecond each)."""
     try:
         p = gen.provisions()
         exceptions = [([c.codes for c in e.good], [c.codes for c in e.material]) for e in p.exceptions]
         k = p.k_scope
+        olds_of = gen._hs2017
     except (AttributeError, TypeError):
         return None
-    per_good: dict[str, tuple[bool, list[Any]]] = {}
+    from usmca.store import store
+
+    conn = store()
+    index: dict[tuple[str, int], frozenset[int]] = {}
+
+    def hits(code6: str, side: int) -> frozenset[int]:
+        key = (code6, side)
+        got = index.get(key)
+        if got is None:
+            olds = olds_of(code6, conn)
+            got = index[key] = frozenset(
+                i for i, sides in enumerate(exceptions) if any(cs.contains(o) for cs in sides[side] for o in olds)
+            )
+        return got
 
     def candidate(g: str, m: str) -> bool:
-        hit = per_good.get(g)
-        if hit is None:
-            mats = [cs for goods, ms in exceptions if any(gs.contains(g) for gs in goods) for cs in ms]
-            hit = per_good[g] = (k.contains(g[:2]), mats)
-        in_k, mats = hit
-        return (in_k and m[:6] == g[:6]) or any(cs.contains(m) for cs in mats)
+        if k.contains(g[:2]) and m[:6] == g[:6]:
+            return True
+        return bool(hits(g[:6], 0) & hits(m[:6], 1))
 
     return candidate
 
@@ -261,10 +269,20 @@ def general_hooks() -> tuple[Callable[[str, str], int] | None, Callable[[str], s
         return None, None
 
     candidate = _exclusion_candidates(gen)
+    seen: dict[tuple[str, str], int] = {}
+    from usmca.store import store
+
+    memo_conn = store()
 
     def exclusion(g: str, m: str) -> int:
         if candidate is not None and not candidate(g, m):
             return 0
+        key = (g[:6], m[:6])  # the answer reads six digits of each code (HS 2017 counterparts, paragraph (k))
+        if key not in seen:
+            seen[key] = int(_memo(memo_conn, f"excl|{key[0]}|{key[1]}", lambda: _exclusion_full(g, m)))
+        return seen[key]
+
+    def _exclusion_full(g: str, m: str) -> int:
         try:
             why = gen.de_minimis_excluded(g, m)
         except UsmcaError:
@@ -408,9 +426,7 @@ def run_portfolio(
         raise InputError("--backend", backend, "unknown backend", "embedded or spark")
     if progress:
         progress("kernel", 1, 1)
-    kres = kr.results.with_columns(
-        pl.lit("kernel").alias("engine"), pl.lit(None, pl.String).alias("fallback_reason")
-    )
+    kres = kr.results.with_columns(pl.lit("kernel").alias("engine"), pl.lit(None, pl.String).alias("fallback_reason"))
     fb = pl.concat([kr.fallback, multi_reason, part6])
     skipped = dict(pf.skipped)
     errors = list(pf.errors)
@@ -576,7 +592,9 @@ def _fallback(
 
         need = set(fb["sku"].to_list())
         # the bills the cases need: the SKUs themselves and, for multi-level ones, every SKU below them
-        prod = {r["sku"]: r for r in pf.products.iter_rows(named=True)}
+        below_all = pf.bom.filter(pl.col("self_produced"))["component_id"].unique().to_list()
+        wanted = need | set(below_all)
+        prod = {r["sku"]: r for r in pf.products.filter(pl.col("sku").is_in(list(wanted))).iter_rows(named=True)}
         bom_by_parent: dict[str, list[dict[str, Any]]] = {}
         below = pf.bom.filter(pl.col("self_produced"))["component_id"].unique().to_list()
         sub = pf.bom.filter(pl.col("parent_sku").is_in(list(need | set(below))))
@@ -645,9 +663,7 @@ def add_exposure(results: pl.DataFrame, conn: sqlite3.Connection | None) -> tupl
     if stack is None or not hasattr(stack, "duty_lines"):
         return results.with_columns(
             pl.lit(None, pl.Float64).alias("duty_at_stake"),
-            pl.lit("duty engine (usmca.measures.stack) not installed: exposure unknown").alias(
-                "exposure_note"
-            ),
+            pl.lit("duty engine (usmca.measures.stack) not installed: exposure unknown").alias("exposure_note"),
         ), "unavailable: duty engine not installed"
     from usmca.measures.entry import parse_line
 
@@ -734,10 +750,7 @@ def summaries(results: pl.DataFrame, bom: pl.DataFrame | None = None) -> dict[st
                 (pl.col("status") == "non_originating").sum().alias("non_originating"),
                 (pl.col("status") == "unresolved").sum().alias("unresolved"),
                 pl.col("annual_value").sum().alias("annual_value"),
-                pl.col("duty_at_stake")
-                .filter(pl.col("status") != "originating")
-                .sum()
-                .alias("duty_at_stake_failing"),
+                pl.col("duty_at_stake").filter(pl.col("status") != "originating").sum().alias("duty_at_stake_failing"),
                 pl.col("duty_at_stake").sum().alias("duty_at_stake_all"),
             )
             .sort("skus", descending=True)
@@ -747,9 +760,7 @@ def summaries(results: pl.DataFrame, bom: pl.DataFrame | None = None) -> dict[st
     if bom is not None and "supplier" in bom.columns:
         sup = bom.select(pl.col("parent_sku").alias("sku"), "supplier", "component_id").drop_nulls("supplier")
         blk = r.select("sku", "status", "annual_value", "duty_at_stake", "blockers").explode("blockers")
-        sb = sup.join(r.select("sku", "status", "annual_value", "duty_at_stake"), on="sku").unique(
-            ["sku", "supplier"]
-        )
+        sb = sup.join(r.select("sku", "status", "annual_value", "duty_at_stake"), on="sku").unique(["sku", "supplier"])
         s = by("supplier", sb)
         blocking = (
             sup.join(blk, left_on=["sku", "component_id"], right_on=["sku", "blockers"])

@@ -90,9 +90,7 @@ def _partition_fn(
         df = pl.from_arrow(tbl)
         assert isinstance(df, pl.DataFrame)
         products = df.select(list(PRODUCT_COLS)).unique("sku", maintain_order=True)
-        lines = df.filter(pl.col("component_id").is_not_null()).select(
-            pl.col("sku").alias("parent_sku"), *LINE_COLS
-        )
+        lines = df.filter(pl.col("component_id").is_not_null()).select(pl.col("sku").alias("parent_sku"), *LINE_COLS)
         kr = evaluate(products, lines, tables, **_hooks(hooks))
         yield from _to_arrow(kr).to_batches()
 

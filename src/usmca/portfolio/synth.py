@@ -42,9 +42,7 @@ def good_codes_with_rules(codes: list[str], tables: object) -> list[str]:
     from usmca.portfolio.kernel import RuleTables, match_rules
 
     assert isinstance(tables, RuleTables)
-    m = match_rules(pl.Series("hts", codes, pl.String), tables).with_columns(
-        pl.col("rule_idxs").list.len().alias("n")
-    )
+    m = match_rules(pl.Series("hts", codes, pl.String), tables).with_columns(pl.col("rule_idxs").list.len().alias("n"))
     m = m.with_columns(pl.col("rule_idxs").list.first().alias("rule_idx")).join(
         tables.rule_info, on="rule_idx", how="left"
     )

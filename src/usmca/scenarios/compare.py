@@ -29,9 +29,7 @@ MICRO = 1_000_000
 @dataclass(frozen=True)
 class ScenarioRun:
     name: str
-    results: (
-        pl.DataFrame
-    )  # one row per SKU: status, rvc, margin, blockers, duty_claim/duty_no_claim/duty_owed
+    results: pl.DataFrame  # one row per SKU: status, rvc, margin, blockers, duty_claim/duty_no_claim/duty_owed
     notes: tuple[str, ...]
     vintage: dict[str, Any]
     engine_counts: dict[str, int]
@@ -308,9 +306,7 @@ def _flips(base: ScenarioRun, run: ScenarioRun) -> pl.DataFrame:
                     pl.lit("tariff shift fails: ") + pl.col("blockers").list.join(", ")
                 ),
                 pl.when(pl.col("margin_after") < 0).then(
-                    pl.lit("RVC short by ")
-                    + pl.col("margin_after").abs().round(1).cast(pl.String)
-                    + pl.lit(" points")
+                    pl.lit("RVC short by ") + pl.col("margin_after").abs().round(1).cast(pl.String) + pl.lit(" points")
                 ),
                 pl.col("needs").list.join("; "),
             ).alias("reason"),
@@ -525,13 +521,9 @@ def remedy(
             row["_required"] = _required(row["sku"], p, by_parent, on, c, conn)
         if row.get("scenario_rule"):
             # a named-country cap: re-source the named-country materials, largest first
-            plans[row["sku"]] = _cap_plan(
-                row, scenario, by_parent.get(row["sku"], []), prod.get(row["sku"], {})
-            )
+            plans[row["sku"]] = _cap_plan(row, scenario, by_parent.get(row["sku"], []), prod.get(row["sku"], {}), c)
         else:
-            plans[row["sku"]] = _plan_one(
-                row["sku"], row, prod.get(row["sku"], {}), by_parent.get(row["sku"], [])
-            )
+            plans[row["sku"]] = _plan_one(row["sku"], row, prod.get(row["sku"], {}), by_parent.get(row["sku"], []))
     # verify: the scenario run on the changed bills of these SKUs only
     change = pl.DataFrame(
         [(s, c) for s, (cs, _, _) in plans.items() for c in cs],
@@ -550,9 +542,7 @@ def remedy(
             how="left",
         )
         .join(
-            p.products.select(
-                pl.col("sku").alias("parent_sku"), pl.col("country_of_production").alias("_cop")
-            ),
+            p.products.select(pl.col("sku").alias("parent_sku"), pl.col("country_of_production").alias("_cop")),
             on="parent_sku",
             how="left",
         )
@@ -562,10 +552,7 @@ def remedy(
             .then(pl.lit("originating"))
             .otherwise(pl.col("origin"))
             .alias("origin"),
-            pl.when(pl.col("_hit").fill_null(False))
-            .then(pl.col("_cop"))
-            .otherwise(pl.col("country"))
-            .alias("country"),
+            pl.when(pl.col("_hit").fill_null(False)).then(pl.col("_cop")).otherwise(pl.col("country")).alias("country"),
         )
         .drop("_hit", "_cop")
     )
@@ -589,8 +576,7 @@ def remedy(
                 else (
                     f"engine says {st[s]} after the change: not restored by re-sourcing alone"
                     if s in st
-                    else "not verified: the engine skipped the changed case "
-                    f"({rr.skipped.get(s, 'no reason given')})"
+                    else f"not verified: the engine skipped the changed case ({rr.skipped.get(s, 'no reason given')})"
                 ),
             }
         )
@@ -625,20 +611,31 @@ def _required(
 
 
 def _cap_plan(
-    row: dict[str, Any], scenario: Scenario, lines: list[dict[str, Any]], prod: dict[str, Any]
+    row: dict[str, Any], scenario: Scenario, lines: list[dict[str, Any]], prod: dict[str, Any], corpus: Any
 ) -> tuple[list[str], int, str]:
+    """Re-source named-country materials: first those de minimis no longer covers (they fail every shift of
+    the rule, when the scenario excludes them from de minimis and the SKU used it), then the fewest needed to
+    bring the named-country share under the cap."""
     from usmca.scenarios.model import ContentCap
+    from usmca.scenarios.overlay import _fails_every_shift
 
     caps = [o for o in scenario.rules if isinstance(o, ContentCap)]
     countries = {c for o in caps for c in o.countries}
-    named = sorted(
-        (
+    named_lines = [ln for ln in lines if ln["origin"] != "originating" and ln.get("country") in countries]
+    named = sorted(((ln["component_id"], int(ln["value_u"] or 0)) for ln in named_lines), key=lambda t: (-t[1], t[0]))
+    forced: list[tuple[str, int]] = []
+    if any(o.exclude_from_de_minimis for o in caps) and row.get("de_minimis"):
+        forced = [
             (ln["component_id"], int(ln["value_u"] or 0))
-            for ln in lines
-            if ln["origin"] != "originating" and ln.get("country") in countries
-        ),
-        key=lambda t: (-t[1], t[0]),
-    )
+            for ln in named_lines
+            if _fails_every_shift(corpus, row.get("rule_id"), ln["component_hts"], row.get("hts") or "")
+        ]
+    text: list[str] = []
+    if forced:
+        text.append(
+            f"de minimis no longer covers {', '.join(f'{c} ({_m(v)})' for c, v in forced)} from "
+            f"{', '.join(sorted(countries))} (fail the tariff shift): source them in the region"
+        )
     base = prod.get("transaction_value_u")
     if base is not None:
         base -= prod.get("international_shipment_u") or 0
@@ -646,25 +643,21 @@ def _cap_plan(
         base = prod.get("net_cost_u") if prod.get("net_cost_u") is not None else prod.get("total_cost_u")
     cap = min((o.max_share for o in caps if o.max_share is not None), default=None)
     total = sum(v for _, v in named)
-    if cap is None or not base or "de minimis excluded" in str(row.get("scenario_rule")):
-        return (
-            [c for c, _ in named],
-            total,
-            (
-                f"source every non-originating material from {', '.join(sorted(countries))} elsewhere "
-                f"({_m(total)}): {row.get('scenario_rule')}"
-            ),
-        )
-    allowed = int(base * cap / 100)
-    cov = _cover(named, total - allowed) or named
-    mv = sum(v for _, v in cov)
-    return (
-        [c for c, _ in cov],
-        mv,
-        (
-            f"named-country content {_m(total)} of {_m(base)} = {100 * total / base:.1f}% > cap {cap:g}%; "
-            "at most "
+    left = total - sum(v for _, v in forced)
+    cov: list[tuple[str, int]] = []
+    if cap is not None and base and left > int(base * cap / 100):
+        allowed = int(base * cap / 100)
+        pool = [x for x in named if x not in forced]
+        cov = _cover(pool, left - allowed) or pool
+        after = left - sum(v for _, v in cov)
+        text.append(
+            f"named-country content {_m(left)} of {_m(base)} = {100 * left / base:.1f}% > cap {cap:g}%; at "
+            "most "
             f"{_m(allowed)} allowed; source {', '.join(f'{c} ({_m(v)})' for c, v in cov)} in the region: "
-            f"{_m(total - mv)} = {100 * (total - mv) / base:.1f}% <= {cap:g}%"
-        ),
-    )
+            f"{_m(after)} = {100 * after / base:.1f}% <= {cap:g}%"
+        )
+    picked = forced + cov
+    if not picked:
+        picked = named
+        text.append(f"source every non-originating material from {', '.join(sorted(countries))} elsewhere")
+    return [c for c, _ in picked], sum(v for _, v in picked), "; ".join(text)

@@ -62,9 +62,7 @@ def trade_2025(sources: Path | None = None) -> pl.DataFrame:
     folder = Path(sources) / TRADE_DIR
     files = sorted(folder.glob(f"usmca_product_shares_{YEAR}_*.csv.gz"))
     if len(files) != 12:
-        raise DataError(
-            f"{folder}: expected the 12 monthly {YEAR} files, found {len(files)}; run `usmca data sync`"
-        )
+        raise DataError(f"{folder}: expected the 12 monthly {YEAR} files, found {len(files)}; run `usmca data sync`")
     frames = [
         pl.read_csv(
             f,
@@ -108,9 +106,7 @@ def rates(trade: pl.DataFrame, measures: Any, on: dt.date, conn: sqlite3.Connect
 
 
 def _price(trade: pl.DataFrame, rt: pl.DataFrame, name: str, sc: Scenario | None) -> pl.DataFrame:
-    t = trade.join(rt, on=["hts", "country"], how="left").with_columns(
-        pl.col("hts").str.slice(0, 2).alias("chapter")
-    )
+    t = trade.join(rt, on=["hts", "country"], how="left").with_columns(pl.col("hts").str.slice(0, 2).alias("chapter"))
     if sc is not None and (sc.macro.claimed_share_lost or sc.macro.claimed_share_lost_by_chapter):
         lost_tbl = pl.DataFrame(
             {
@@ -118,7 +114,12 @@ def _price(trade: pl.DataFrame, rt: pl.DataFrame, name: str, sc: Scenario | None
                 "_lost": [sc.macro.lost(f"{i:02d}") for i in range(1, 100)],
             },
         )
-        t = t.join(lost_tbl, on="chapter", how="left").with_columns(pl.col("_lost").fill_null(0.0))
+        t = t.join(lost_tbl, on="chapter", how="left").with_columns(
+            pl.when(pl.col("country").is_in(list(sc.macro.countries)))
+            .then(pl.col("_lost").fill_null(0.0))
+            .otherwise(0.0)
+            .alias("_lost")
+        )
     else:
         t = t.with_columns(pl.lit(0.0).alias("_lost"))
     t = t.with_columns((pl.col("claimed_value") * pl.col("_lost")).alias("lost_value"))
@@ -126,9 +127,7 @@ def _price(trade: pl.DataFrame, rt: pl.DataFrame, name: str, sc: Scenario | None
     unclaimed = pl.col("total_value") - claimed
     known = pl.col("rate_claim").is_not_null() & pl.col("rate_no_claim").is_not_null()
     t = t.with_columns(
-        pl.when(known)
-        .then(claimed * pl.col("rate_claim") + unclaimed * pl.col("rate_no_claim"))
-        .alias("duty"),
+        pl.when(known).then(claimed * pl.col("rate_claim") + unclaimed * pl.col("rate_no_claim")).alias("duty"),
         pl.when(known)
         .then(pl.col("claimed_value") * (pl.col("rate_no_claim") - pl.col("rate_claim")))
         .alias("duty_at_stake"),
@@ -203,11 +202,10 @@ def macro(
     for sc in scenarios:
         ms = overlay_measures(base_ms, sc)
         parts.append(_price(tr, rt_for(ms), sc.name, sc))
-        lost = ", ".join(
-            f"ch {k}: {v:.0%}" for k, v in sorted(sc.macro.claimed_share_lost_by_chapter.items())
-        )
+        lost = ", ".join(f"ch {k}: {v:.0%}" for k, v in sorted(sc.macro.claimed_share_lost_by_chapter.items()))
         assumptions.append(
-            f"{sc.name}: claimed share lost {sc.macro.claimed_share_lost:.0%} by default"
+            f"{sc.name}: claimed share lost ({'/'.join(sc.macro.countries)}) "
+            f"{sc.macro.claimed_share_lost:.0%} by default"
             + (f"; {lost}" if lost else "")
             + (f" ({sc.macro.rationale})" if sc.macro.rationale else "")
             + "; "
@@ -219,20 +217,14 @@ def macro(
         .agg(pl.exclude("chapter", "scenario", "country").sum())
         .sort("scenario", "country")
     )
-    base_tot = totals.filter(pl.col("scenario") == "baseline").select(
-        "country", pl.col("duty").alias("_base_duty")
-    )
+    base_tot = totals.filter(pl.col("scenario") == "baseline").select("country", pl.col("duty").alias("_base_duty"))
     totals = (
         totals.join(base_tot, on="country", how="left")
         .with_columns((pl.col("duty") - pl.col("_base_duty")).alias("duty_change"))
         .drop("_base_duty")
     )
     order = {"baseline": 0, **{s.name: i + 1 for i, s in enumerate(scenarios)}}
-    totals = (
-        totals.with_columns(pl.col("scenario").replace_strict(order).alias("_o"))
-        .sort("_o", "country")
-        .drop("_o")
-    )
+    totals = totals.with_columns(pl.col("scenario").replace_strict(order).alias("_o")).sort("_o", "country").drop("_o")
     unknown = (
         tr.join(rt_for(base_ms), on=["hts", "country"], how="left")
         .filter(pl.col("rate_claim").is_null() | pl.col("rate_no_claim").is_null())

@@ -123,9 +123,7 @@ class TariffShiftLevel(_Strict):
     @model_validator(mode="after")
     def _tighter(self) -> TariffShiftLevel:
         if LEVELS.index(self.to_level) >= LEVELS.index(self.from_level):
-            raise ValueError(
-                f"to_level {self.to_level!r} is not stricter than from_level {self.from_level!r}"
-            )
+            raise ValueError(f"to_level {self.to_level!r} is not stricter than from_level {self.from_level!r}")
         return self
 
 
@@ -139,9 +137,9 @@ class Lvc(_Strict):
 
 class SteelAluminum(_Strict):
     """Steel and aluminum: the vehicle producer's purchase requirement (s. 17), and, for the bill of
-materials,
-    materials of ``material_chapters`` count as originating only when declared melted and poured in the
-    region (a ``melted_and_poured`` yes on the BOM line); otherwise their origin becomes ``unknown``."""
+    materials,
+        materials of ``material_chapters`` count as originating only when declared melted and poured in the
+        region (a ``melted_and_poured`` yes on the BOM line); otherwise their origin becomes ``unknown``."""
 
     kind: Literal["steel_aluminum"]
     percent: float | None = Field(default=None, ge=0, le=100)
@@ -176,9 +174,9 @@ class ContentCap(_Strict):
 
 class InputCost(_Strict):
     """A duty a USMCA producer pays on its imported materials (e.g. Mexico's 2026 increases on countries
-without
-    a trade agreement): the value of a non-originating material from ``from_countries`` used by a producer in
-    ``producer_countries`` rises by the rate of its chapter (percent; ``default_rate`` elsewhere)."""
+    without
+        a trade agreement): the value of a non-originating material from ``from_countries`` used by a producer in
+        ``producer_countries`` rises by the rate of its chapter (percent; ``default_rate`` elsewhere)."""
 
     kind: Literal["input_cost"]
     producer_countries: tuple[str, ...] = Field(min_length=1)
@@ -203,14 +201,7 @@ without
 
 
 RuleOverlay = Annotated[
-    RvcThreshold
-    | VehicleRvc
-    | CorePartsRvc
-    | TariffShiftLevel
-    | Lvc
-    | SteelAluminum
-    | ContentCap
-    | InputCost,
+    RvcThreshold | VehicleRvc | CorePartsRvc | TariffShiftLevel | Lvc | SteelAluminum | ContentCap | InputCost,
     Field(discriminator="kind"),
 ]
 
@@ -242,12 +233,7 @@ class MeasureChange(_Strict):
 
     @model_validator(mode="after")
     def _what(self) -> MeasureChange:
-        if (
-            self.rate_percent is None
-            and self.valid_to is None
-            and not self.open_ended
-            and self.status is None
-        ):
+        if self.rate_percent is None and self.valid_to is None and not self.open_ended and self.status is None:
             raise ValueError("give rate_percent, valid_to, open_ended or status")
         if self.valid_to is not None and self.open_ended:
             raise ValueError("valid_to and open_ended exclude each other")
@@ -270,6 +256,7 @@ class MacroAssumptions(_Strict):
 
     claimed_share_lost: float = Field(default=0.0, ge=0, le=1)
     claimed_share_lost_by_chapter: dict[str, float] = Field(default_factory=dict)
+    countries: tuple[Literal["CA", "MX"], ...] = ("CA", "MX")  # exporters whose claimed trade is affected
     rationale: str = ""
 
     @field_validator("claimed_share_lost_by_chapter", mode="before")

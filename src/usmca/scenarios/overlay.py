@@ -196,9 +196,7 @@ def overlay_corpus(corpus: Corpus, scenario: Scenario, automotive: Any = None) -
     meta["version"] = f"{corpus.version}+{scenario.name}"
     meta["scenario"] = scenario.name
     base = getattr(corpus, "base", corpus)
-    return ScenarioCorpus(
-        tuple(rules), corpus.notes, meta, base=base, automotive=auto, changed=tuple(changed)
-    )
+    return ScenarioCorpus(tuple(rules), corpus.notes, meta, base=base, automotive=auto, changed=tuple(changed))
 
 
 # ------------------------------------------------------------------------------------------ Part 6
@@ -217,9 +215,7 @@ def _threshold(thr: Any, ov: VehicleRvc | CorePartsRvc, tag: str) -> Any:
             if (ov.transaction_value is not None and thr.transaction_value is not None)
             else thr.transaction_value
         )
-    return dataclasses.replace(
-        thr, net_cost=nc, transaction_value=tv, citation=f"{thr.citation}; as changed by {tag}"
-    )
+    return dataclasses.replace(thr, net_cost=nc, transaction_value=tv, citation=f"{thr.citation}; as changed by {tag}")
 
 
 class AutomotiveOverlay:
@@ -229,9 +225,7 @@ class AutomotiveOverlay:
         self._m = module
         self._sc = scenario
         self._tag = f"scenario {scenario.name}"
-        self._ovs = [
-            o for o in scenario.rules if isinstance(o, VehicleRvc | CorePartsRvc | Lvc | SteelAluminum)
-        ]
+        self._ovs = [o for o in scenario.rules if isinstance(o, VehicleRvc | CorePartsRvc | Lvc | SteelAluminum)]
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._m, name)
@@ -251,9 +245,7 @@ class AutomotiveOverlay:
                     lvc=dataclasses.replace(
                         out.lvc,
                         total=ov.total,
-                        high_wage_material_labour_min=out.lvc.high_wage_material_labour_min
-                        if hw is None
-                        else hw,
+                        high_wage_material_labour_min=out.lvc.high_wage_material_labour_min if hw is None else hw,
                         citation=f"{out.lvc.citation}; as changed by {self._tag}",
                     ),
                 )
@@ -344,9 +336,7 @@ def overlay_measures(ms: Any, scenario: Scenario) -> Any:
         elif isinstance(ov, MeasureAdd):
             m = parse_measure(ov.measure, f"scenario {scenario.name}")
             if any(x.id == m.id for x in measures):
-                raise InputError(
-                    f"scenario {scenario.name}: measures[{i}].measure.id", m.id, "id already used"
-                )
+                raise InputError(f"scenario {scenario.name}: measures[{i}].measure.id", m.id, "id already used")
             measures.append(m)
     return MeasureSet(tuple(measures), f"{ms.vintage} + {tag}")
 
@@ -370,15 +360,9 @@ def overlay_portfolio(pf: Any, scenario: Scenario) -> tuple[Any, list[str]]:
             if "melted_and_poured" in bom.columns
             else pl.lit(False)
         )
-        hit = (
-            (pl.col("origin") == "originating")
-            & pl.col("component_hts").str.slice(0, 2).is_in(ch)
-            & ~declared
-        )
+        hit = (pl.col("origin") == "originating") & pl.col("component_hts").str.slice(0, 2).is_in(ch) & ~declared
         n = bom.filter(hit).height
-        bom = bom.with_columns(
-            pl.when(hit).then(pl.lit("unknown")).otherwise(pl.col("origin")).alias("origin")
-        )
+        bom = bom.with_columns(pl.when(hit).then(pl.lit("unknown")).otherwise(pl.col("origin")).alias("origin"))
         notes.append(
             f"steel/aluminum melted and poured: {n} originating BOM line(s) of chapters {', '.join(ch)} "
             "without a "
@@ -391,20 +375,14 @@ def overlay_portfolio(pf: Any, scenario: Scenario) -> tuple[Any, list[str]]:
             schema={"_ch": pl.String, "_rate": pl.Float64},
         )
         producers = prod.filter(pl.col("country_of_production").is_in(list(ov2.producer_countries)))["sku"]
-        b = bom.with_columns(pl.col("component_hts").str.slice(0, 2).alias("_ch")).join(
-            rates, on="_ch", how="left"
-        )
+        b = bom.with_columns(pl.col("component_hts").str.slice(0, 2).alias("_ch")).join(rates, on="_ch", how="left")
         hit = (
             pl.col("parent_sku").is_in(producers.implode())
             & (pl.col("origin") != "originating")
             & pl.col("country").is_in(list(ov2.from_countries))
         )
-        b = b.with_columns(
-            pl.when(hit).then(pl.col("_rate").fill_null(ov2.default_rate)).otherwise(0.0).alias("_rate")
-        )
-        b = b.with_columns(
-            (pl.col("value_u") * pl.col("_rate") / 100.0).round(0).cast(pl.Int64).alias("_add")
-        )
+        b = b.with_columns(pl.when(hit).then(pl.col("_rate").fill_null(ov2.default_rate)).otherwise(0.0).alias("_rate"))
+        b = b.with_columns((pl.col("value_u") * pl.col("_rate") / 100.0).round(0).cast(pl.Int64).alias("_add"))
         n = b.filter(pl.col("_add") > 0).height
         if ov2.pass_through:
             add = b.group_by("parent_sku").agg(pl.col("_add").sum()).rename({"parent_sku": "sku"})
@@ -414,9 +392,7 @@ def overlay_portfolio(pf: Any, scenario: Scenario) -> tuple[Any, list[str]]:
                 .with_columns(*[(pl.col(c) + pl.col("_add").fill_null(0)).alias(c) for c in money])
                 .drop("_add")
             )
-        bom = b.with_columns((pl.col("value_u") + pl.col("_add")).alias("value_u")).drop(
-            "_ch", "_rate", "_add"
-        )
+        bom = b.with_columns((pl.col("value_u") + pl.col("_add")).alias("value_u")).drop("_ch", "_rate", "_add")
         notes.append(
             f"input duties: {n} non-originating BOM line(s) from {', '.join(ov2.from_countries)} used by "
             "producers in "
@@ -461,9 +437,7 @@ def content_caps(results: pl.DataFrame, pf: Any, scenario: Scenario, corpus: Cor
         fails: dict[str, str] = {}
         if ov.max_share is not None:
             for sku, sh, comps in (
-                share.filter(pl.col("_share") > ov.max_share)
-                .select("sku", "_share", "component_id")
-                .iter_rows()
+                share.filter(pl.col("_share") > ov.max_share).select("sku", "_share", "component_id").iter_rows()
             ):
                 fails[sku] = (
                     f"non-originating content from {', '.join(ov.countries)} is {sh:.1f}% of value, above "
@@ -509,9 +483,7 @@ def content_caps(results: pl.DataFrame, pf: Any, scenario: Scenario, corpus: Cor
 def _fails_every_shift(corpus: Corpus, rule_id: str | None, material_hts: str, good_hts: str) -> bool:
     """True when the material fails the tariff shift of every alternative of the rule that has one."""
     if not rule_id or not good_hts:
-        return (
-            True  # the rule is unknown: the de minimis allowance may have covered it (stated in the report)
-        )
+        return True  # the rule is unknown: the de minimis allowance may have covered it (stated in the report)
     try:
         rule = corpus.rule(rule_id)
     except Exception:
@@ -527,18 +499,25 @@ def apply(scenario: Scenario, corpus: Corpus, measures: Any, automotive: Any = N
     return overlay_corpus(corpus, scenario, automotive), overlay_measures(measures, scenario)
 
 
+def _show(v: Any) -> str:
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{k}: {_show(x)}" for k, x in v.items() if x not in ((), {}, [], None)) + "}"
+    if isinstance(v, list | tuple):
+        return "[" + ", ".join(_show(x) for x in v) + "]"
+    return str(v)
+
+
 def describe(scenario: Scenario) -> list[str]:
     """One line per overlay, for ``scenarios show`` and reports."""
     out: list[str] = []
     for o in scenario.rules:
-        d = o.model_dump(exclude_none=True, exclude={"kind"})
-        out.append(f"rules/{o.kind}: " + ", ".join(f"{k}={v}" for k, v in d.items() if v not in ((), {}, [])))
+        d = o.model_dump(mode="json", exclude_none=True, exclude={"kind"})
+        out.append(f"rules/{o.kind}: " + ", ".join(f"{k}={_show(v)}" for k, v in d.items() if v not in ([], {})))
     for m in scenario.measures:
         if isinstance(m, MeasureChange):
-            d = m.model_dump(exclude_none=True, exclude={"kind"})
+            d = m.model_dump(mode="json", exclude_none=True, exclude={"kind"})
             out.append(
-                "measures/change: "
-                + ", ".join(f"{k}={v}" for k, v in d.items() if v not in ((), {}, [], False, ""))
+                "measures/change: " + ", ".join(f"{k}={_show(v)}" for k, v in d.items() if v not in ([], {}, False, ""))
             )
         else:
             mm = m.measure

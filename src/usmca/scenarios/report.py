@@ -96,9 +96,7 @@ def comparison_text(cmp: Comparison, flips_limit: int = 20) -> str:
         rem = cmp.remedies.filter(pl.col("scenario") == run.name)
         for m in rem.head(flips_limit).iter_rows(named=True):
             mark = "verified" if m["verified"] else "NOT restored"
-            out.append(
-                f"   remedy {m['sku']} ({mark}, {_money(m['value_resourced'])} re-sourced): {m['arithmetic']}"
-            )
+            out.append(f"   remedy {m['sku']} ({mark}, {_money(m['value_resourced'])} re-sourced): {m['arithmetic']}")
     out += ["", "Assumptions:"] + [f" - {a}" for a in cmp.assumptions]
     for sc in cmp.scenarios:
         out += [f" - {sc.name}: {a}" for a in sc.assumptions]
@@ -147,10 +145,7 @@ def macro_text(m: Macro) -> str:
         d = _chapter_delta(m, s).head(8)
         if d.height:
             out += ["", f"{s}: chapters with the largest duty change"]
-            out += [
-                f"   ch {r['chapter']} {r['country']}: {_money(r['duty_change'])}"
-                for r in d.iter_rows(named=True)
-            ]
+            out += [f"   ch {r['chapter']} {r['country']}: {_money(r['duty_change'])}" for r in d.iter_rows(named=True)]
     if m.unknown.height:
         out += ["", "Why duty is unknown for some lines (baseline):"]
         out += [
@@ -162,9 +157,7 @@ def macro_text(m: Macro) -> str:
 
 
 def _chapter_delta(m: Macro, scenario: str) -> pl.DataFrame:
-    b = m.by_chapter.filter(pl.col("scenario") == "baseline").select(
-        "chapter", "country", pl.col("duty").alias("_b")
-    )
+    b = m.by_chapter.filter(pl.col("scenario") == "baseline").select("chapter", "country", pl.col("duty").alias("_b"))
     s = m.by_chapter.filter(pl.col("scenario") == scenario).select("chapter", "country", "duty")
     return (
         s.join(b, on=["chapter", "country"], how="left")
