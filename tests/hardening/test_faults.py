@@ -216,7 +216,6 @@ def test_portfolio_run_killed_then_rerun(portfolio_files: Path, tmp_path: Path) 
     assert out.with_name("results.errors.csv").exists() and out.with_name("results.skipped.csv").exists()
 
 
-@pytest.mark.xfail(strict=True, reason="portfolio/run.py write_results writes the results file in place (not atomic)")
 def test_portfolio_results_write_is_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A crash in the middle of writing must not leave a partial results file under the final name. Simulated:
     the Parquet writer dies after writing half its bytes (what SIGKILL during the write leaves behind)."""
@@ -341,10 +340,6 @@ def test_sync_disk_full_is_a_clear_error(tiny_disk: Path) -> None:
     assert not (tiny_disk / "home" / "sources").exists(), "a failed first sync must not leave a sources link"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="data/build.py: sqlite3.OperationalError 'database or disk is full' escapes build_store as a traceback",
-)
 @needs_data
 def test_build_disk_full_is_a_clear_error(tmp_path: Path, tiny_disk: Path) -> None:
     home = tmp_path / "home"
@@ -363,11 +358,6 @@ def test_sync_readonly_home_is_a_clear_error(readonly_dir: Path) -> None:
     assert "USMCA_HOME" in msg or "read-only" in msg.lower(), msg
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="data/build.py: sqlite3 error on a read-only store dir, then OSError from tmp.unlink in the "
-    "cleanup: traceback",
-)
 @needs_data
 def test_build_readonly_store_dir_is_a_clear_error(tmp_path: Path, readonly_dir: Path) -> None:
     home = tmp_path / "home"

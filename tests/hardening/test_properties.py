@@ -241,7 +241,10 @@ def _read(tmp_path: Path, prod: dict[str, list[str | None]], bom: dict[str, list
         from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
         def clean(t: dict[str, list[str | None]]) -> dict[str, list[str | None]]:
-            return {c: [ILLEGAL_CHARACTERS_RE.sub("", v) if v else v for v in vs] for c, vs in t.items()}
+            def one(v: str | None) -> str | None:  # XML also normalises CR and CRLF to LF
+                return ILLEGAL_CHARACTERS_RE.sub("", v).replace("\r\n", "\n").replace("\r", "\n") if v else v
+
+            return {c: [one(v) for v in vs] for c, vs in t.items()}
 
         prod, bom = clean(prod), clean(bom)
     _write(pl.DataFrame(prod, schema={c: pl.String for c in prod}), pp)
@@ -289,10 +292,8 @@ def test_portfolio_random_xlsx(
     _read(tmp_path, prod, bom, ".xlsx")
 
 
-# Known bug (reported to the portfolio owner): read_table lets polars/zipfile errors through for an empty or
-# corrupt file (polars NoDataError / ComputeError, zipfile.BadZipFile) instead of an InputError naming the file.
-# strict: this starts failing (XPASS) the day it is fixed, so the marker gets removed.
-@pytest.mark.xfail(strict=True, reason="portfolio/read.py: corrupt or empty table file is not an InputError")
+# Was a known bug (fixed in portfolio/read.py): an empty or corrupt file let polars/zipfile errors through
+# instead of an InputError naming the file.
 @FILES
 @given(raw=st.binary(max_size=300))
 def test_portfolio_garbage_bytes(tmp_path: Path, raw: bytes) -> None:
@@ -305,7 +306,6 @@ def test_portfolio_garbage_bytes(tmp_path: Path, raw: bytes) -> None:
             _check_input_error(exc)
 
 
-@pytest.mark.xfail(strict=True, reason="portfolio/read.py: headers equal after strip/lower raise polars DuplicateError")
 def test_portfolio_duplicate_headers_after_folding(tmp_path: Path) -> None:
     p = tmp_path / "products.csv"
     p.write_text("sku,hts,country_of_production,SKU \nP1,7402.00,US,P2\n")
@@ -313,9 +313,12 @@ def test_portfolio_duplicate_headers_after_folding(tmp_path: Path) -> None:
         pread.read_table(p, pread.PRODUCT_COLUMNS, pread.PRODUCT_REQUIRED)
 
 
-@pytest.mark.parametrize("raw", [b"", b"\x00garbage", b'sku,hts,country_of_production\n"open'])
-@pytest.mark.parametrize("ext", [".csv", ".parquet", ".xlsx"])
-@pytest.mark.xfail(strict=False, reason="portfolio/read.py: corrupt or empty table file is not an InputError")
+@pytest.mark.parametrize(
+    ("raw", "ext"),
+    [(b"", e) for e in (".csv", ".parquet", ".xlsx")]
+    + [(b"\x00garbage", e) for e in (".parquet", ".xlsx")]
+    + [(b'sku,hts,country_of_production\n"open', ".csv")],
+)
 def test_portfolio_corrupt_file_is_input_error(tmp_path: Path, raw: bytes, ext: str) -> None:
     p = tmp_path / f"products{ext}"
     p.write_bytes(raw)
@@ -340,3 +343,20 @@ def test_document_files_of_any_bytes(tmp_path: Path, raw: bytes) -> None:
             load_case(p)
         except InputError as exc:
             _check_input_error(exc)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="rates: numbers beyond the 28-digit Decimal context (rate text or value) raise InvalidOperation",
+)
+@pytest.mark.parametrize(
+    ("text", "value"),
+    [("5%", Decimal(10) ** 27), ("3" + "7" * 60 + "%", Decimal(1000)), ("4" * 60 + "¢/m2", Decimal(1000))],
+)
+def test_evaluate_huge_numbers(text: str, value: Decimal) -> None:
+    """Found by the long atheris run (target `rate`): a clear error or an amount, never InvalidOperation."""
+    try:
+        rate = parse_rate(text)
+        evaluate(rate, value, {"m2": Decimal(1)})
+    except (InputError, RateParseError):
+        pass

@@ -100,3 +100,47 @@ def test_xlsx_and_parquet(tmp_path: Path) -> None:
     )
     with pytest.raises(InputError, match="text"):
         read_portfolio(tmp_path / "p.parquet", tmp_path / "b.parquet", on=ON)
+
+
+def test_unknown_component_hts_is_a_row_error(tmp_path: Path) -> None:
+    # The BOM's only problem is a component code absent from the schedule (was a polars ShapeError).
+    (tmp_path / "p.csv").write_text(
+        "sku,hts,country_of_production,transaction_value\nA,9401.20.00.00,MX,100\nB,9401.20.00.00,MX,100\n"
+    )
+    (tmp_path / "b.csv").write_text(
+        "parent_sku,component_id,component_hts,value,origin\nA,a1,9999.99,10,non_originating\nB,b1,7318.15,5,unknown\n"
+    )
+    pf = read_portfolio(tmp_path / "p.csv", tmp_path / "b.csv", on=ON, known_codes=_known)
+    assert [(e.file, e.row, e.field, e.value) for e in pf.errors] == [("b.csv", 2, "component_hts", "999999")]
+    assert "A" in pf.skipped and pf.products["sku"].to_list() == ["B"]
+
+
+@pytest.mark.parametrize(
+    ("name", "raw", "problem"),
+    [
+        ("p.csv", b"", "empty"),
+        ("p.parquet", b"\x00garbage", "PARQUET"),
+        ("p.xlsx", b"PK\x03\x04junk", "XLSX"),
+        ("p.csv", b'sku,hts,country_of_production\n"open,1,MX\n', "unterminated"),
+        ("p.csv", b"sku,hts,country_of_production,SKU \nP1,7402.00,US,P2\n", "repeat"),
+    ],
+)
+def test_unreadable_tables_name_the_file(tmp_path: Path, name: str, raw: bytes, problem: str) -> None:
+    (tmp_path / name).write_bytes(raw)
+    (tmp_path / "b.csv").write_text("parent_sku,component_id,component_hts,value\n")
+    with pytest.raises(InputError) as ei:
+        read_portfolio(tmp_path / name, tmp_path / "b.csv", on=ON)
+    assert ei.value.field == name and problem in ei.value.problem
+
+
+def test_xlsx_formula_without_saved_value_is_refused(tmp_path: Path) -> None:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    assert ws is not None
+    ws.append(["sku", "hts", "country_of_production"])
+    ws.append(["=A1", "9401.20.00.00", "MX"])  # openpyxl saves no computed result: reads back empty
+    wb.save(tmp_path / "p.xlsx")
+    (tmp_path / "b.csv").write_text("parent_sku,component_id,component_hts,value\n")
+    with pytest.raises(InputError) as ei:
+        read_portfolio(tmp_path / "p.xlsx", tmp_path / "b.csv", on=ON)
+    assert ei.value.field == "p.xlsx row 2 column sku" and ei.value.value == "=A1"

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
+import orjson
 from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
 from fastapi import Path as PathParam
 from fastapi.encoders import jsonable_encoder
@@ -98,18 +99,22 @@ class BodyLimit:
             if scope["path"].startswith(f"{API}/portfolio")
             else self.limits.body_bytes
         )
-        headers = dict(scope.get("headers") or [])
-        length = headers.get(b"content-length")
-        too_big = _error(
-            413,
-            "request_too_large",
-            f"the request body is larger than {limit} bytes",
-            limit=limit,
-            hint="split the document, or use the CLI for large batches",
-        )
+        length = None
+        for name, value in scope.get("headers") or ():
+            if name == b"content-length":
+                length = value
+                break
         if length is not None:
             try:
                 if int(length) > limit:
+                    # Built only when refusing: the read-only quote path pays nothing for it.
+                    too_big = _error(
+                        413,
+                        "request_too_large",
+                        f"the request body is larger than {limit} bytes",
+                        limit=limit,
+                        hint="split the document, or use the CLI for large batches",
+                    )
                     await too_big(scope, receive, send)
                     return
             except ValueError:
@@ -393,21 +398,45 @@ _corpus: dict[str, Any] = {}
 
 # Engine calls run on a small dedicated pool: each thread keeps its own store connection, and the engines
 # cache their tables per connection, so a few long-lived threads stay warm where a large pool would rebuild.
-# One thread by default: the duty engine keeps one cached Engine and rebuilds it (100+ ms) whenever another
-# connection calls, so two threads alternating would rebuild it on nearly every request; and the GIL leaves
-# little to gain. Several worker processes (`usmca serve --workers N`) scale instead.
+# One thread by default: the engines' work holds the GIL, so more threads add memory (an engine per
+# connection) but no throughput; short duty quotes skip the pool altogether (INLINE_LINES). On 2 cores one
+# worker process measured best too (benchmarks/bench_app.py: 2 workers ~2,200-2,500 req/s, 1 worker ~3,000).
 ENGINE_THREADS = int(os.environ.get("USMCA_ENGINE_THREADS", "1"))
 _pool = ThreadPoolExecutor(max_workers=ENGINE_THREADS, thread_name_prefix="usmca-engine")
+# Entries of at most this many lines are quoted on the event loop itself (well under 1 ms of engine time).
+INLINE_LINES = 4
+
+
+def _dumps(obj: Any) -> bytes:
+    """JSON bytes of an engine's plain dict: orjson (13 us -> 1 us on a one-line quote), json as fallback."""
+    try:
+        return orjson.dumps(obj)
+    except TypeError:  # a type orjson refuses (e.g. non-str keys): the standard encoder's answer
+        return json.dumps(obj).encode()
 
 
 async def in_engine(fn: Callable[..., Any], *args: Any) -> Any:
     return await asyncio.wrap_future(_pool.submit(fn, *args))
 
 
-def _conn() -> Any:
-    from usmca.store import store
+_conn_local = threading.local()
 
-    return store()
+
+def _conn() -> Any:
+    """This thread's store connection.
+
+    ``store()`` resolves the store path on every call (a realpath: ~6 % of a duty quote's server time under
+    load); here the path is resolved again only when the environment that names it changes, and the
+    connection is taken again whenever ``store.reset()`` or a new path replaced the cached one.
+    """
+    from usmca import store as store_mod
+
+    key = (os.environ.get("USMCA_STORE"), os.environ.get("USMCA_HOME"))
+    conn = getattr(_conn_local, "conn", None)
+    if conn is None or _conn_local.key != key or getattr(store_mod._local, "conn", None) is not conn:
+        conn = store_mod.store()
+        _conn_local.conn, _conn_local.key = conn, key
+    return conn
 
 
 def corpus() -> Any:
@@ -556,7 +585,12 @@ def _routes(app: FastAPI, db: Database, lim: Limits) -> None:
         entry = _entry(_json_body(await request.body()), lim)
         from usmca.measures.stack import duty_entry
 
-        body = await in_engine(lambda: json.dumps(duty_entry(entry, conn=_conn()).to_dict()))
+        def run() -> bytes:
+            return _dumps(duty_entry(entry, conn=_conn()).to_dict())
+
+        # A short entry costs ~0.1 ms of engine time, less than the hand-off to the engine thread and back:
+        # answer it on the event loop (its own warm store connection and engine); longer entries go to the pool.
+        body = run() if len(entry.lines) <= INLINE_LINES else await in_engine(run)
         return Response(body, media_type="application/json")  # already plain JSON: skip the re-encoding pass
 
     @app.post(f"{API}/duty/compare", tags=["duty"], openapi_extra=entry_body)
@@ -906,6 +940,10 @@ async def warm_up() -> None:
 
     try:
         await asyncio.gather(*(in_engine(warm) for _ in range(ENGINE_THREADS)))
+        from usmca.measures.entry import parse_entry
+        from usmca.measures.stack import duty_entry
+
+        duty_entry(parse_entry(WARM_ENTRY), conn=_conn())  # the event loop quotes short entries itself
     except Exception as exc:  # the server still starts; requests report the real problem
         logging.getLogger("usmca.app").warning("warm-up skipped: %s", exc)
     gc.collect()

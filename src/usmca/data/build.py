@@ -7,6 +7,7 @@ atomic rename only when every step succeeded: a failed or killed build leaves th
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import importlib
 import json
@@ -59,12 +60,14 @@ def build_store(
     unknown = [o for o in only if o not in {n for n, _ in STEPS}]
     if unknown:
         raise DataError(f"unknown build step(s) {', '.join(unknown)}; known: {', '.join(n for n, _ in STEPS)}")
+    _remove_stale_builds(target)
     tmp = target.with_name(f"{target.name}.{os.getpid()}.building")
-    tmp.unlink(missing_ok=True)
+    _unlink_quietly(tmp)
     report: dict[str, Any] = {"steps": {}}
     t0 = time.perf_counter()
-    conn = sqlite3.connect(tmp)
+    conn: sqlite3.Connection | None = None
     try:
+        conn = sqlite3.connect(tmp)
         conn.execute("PRAGMA journal_mode = OFF")
         conn.execute("PRAGMA synchronous = OFF")
         conn.execute("CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)")
@@ -89,13 +92,49 @@ def build_store(
         conn.commit()
         conn.execute("ANALYZE")
         conn.close()
+        conn = None
         os.replace(tmp, target)  # atomic swap: readers see the old store or the new one, never a mix
+    except (sqlite3.OperationalError, OSError) as exc:
+        # Disk full, a read-only folder, a vanished directory: say so in one line; the old store stays.
+        _abandon(conn, tmp)
+        reason = getattr(exc, "strerror", None) or str(exc)
+        raise DataError(
+            f"could not write the store at {target.parent}: {reason}; the previous store is kept "
+            "(free disk space, or set USMCA_HOME to a writable folder)"
+        ) from exc
     except BaseException:
-        conn.close()
-        tmp.unlink(missing_ok=True)
+        _abandon(conn, tmp)
         raise
     if target == store_path():
         reset_store()  # the cached connection points at the replaced file
     report["seconds"] = round(time.perf_counter() - t0, 2)
     report["store"] = str(target)
     return report
+
+
+def _unlink_quietly(path: Path) -> None:
+    with contextlib.suppress(OSError):  # a read-only folder: nothing was written there either
+        path.unlink(missing_ok=True)
+
+
+def _abandon(conn: sqlite3.Connection | None, tmp: Path) -> None:
+    if conn is not None:
+        with contextlib.suppress(sqlite3.Error):
+            conn.close()
+    _unlink_quietly(tmp)
+
+
+def _remove_stale_builds(target: Path) -> None:
+    """Remove partial stores left by builds that were killed (their process no longer exists)."""
+    if not target.parent.is_dir():
+        return
+    for p in target.parent.glob(f"{target.name}.*.building"):
+        pid_text = p.name[len(target.name) + 1 : -len(".building")]
+        if not pid_text.isdigit():
+            continue
+        try:
+            os.kill(int(pid_text), 0)
+        except ProcessLookupError:
+            _unlink_quietly(p)
+        except PermissionError:
+            pass  # alive, another user's build

@@ -242,14 +242,47 @@ def membership(pairs: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
         return pairs.with_columns(
             pl.lit(False).alias("in_except"), pl.lit(False).alias("in_from"), pl.lit(False).alias("in_group")
         )
-    j = pairs.join(tables.sets, on="alt_idx", how="inner")
-    probe = pl.when(pl.col("set") == "group").then(pl.col("mhts").str.slice(0, pl.col("n"))).otherwise(pl.col("mhts"))
-    j = j.with_columns(probe.alias("_p")).with_columns(
-        (
-            (_span(pl.col("_p"), pl.col("width"), "0") >= pl.col("lo"))
-            & (_span(pl.col("_p"), pl.col("width"), "9") <= pl.col("hi"))
-        ).alias("_in")
-    )
+    widest = pl.concat(
+        [
+            tables.sets.select(pl.col("width").cast(pl.Int64)),
+            pairs.select(pl.col("mhts").str.len_chars().cast(pl.Int64).alias("width")),
+        ]
+    )["width"].max()
+    if isinstance(widest, int) and widest <= 10:
+        # Integer form of the same test (no per-row strings): a probe of L digits, padded to 10 digits with 0s
+        # (low end) or 9s (high end), cut to the range's width by integer division.
+        pow10 = {i: 10**i for i in range(11)}
+        length = pl.col("mhts").str.len_chars()
+        v0 = pairs.select(pl.col("mhts").str.pad_end(10, "0").cast(pl.Int64).alias("_v0"))["_v0"]
+        j = pairs.with_columns(v0, length.alias("_len")).join(tables.sets, on="alt_idx", how="inner")
+        plen = (
+            pl.when(pl.col("set") != "group")
+            .then(pl.col("_len"))
+            .when(pl.col("n").is_not_null())
+            .then(pl.min_horizontal(pl.col("n"), pl.col("_len")))
+        )
+        unit = (10 - plen).replace_strict(pow10, return_dtype=pl.Int64)
+        cut = (10 - pl.col("width")).replace_strict(pow10, return_dtype=pl.Int64)
+        j = j.with_columns(unit.alias("_u"), cut.alias("_c")).with_columns(
+            (pl.col("_v0") // pl.col("_u") * pl.col("_u")).alias("_lo10")
+        )
+        j = j.with_columns(
+            (
+                (pl.col("_lo10") // pl.col("_c") >= pl.col("lo"))
+                & ((pl.col("_lo10") + pl.col("_u") - 1) // pl.col("_c") <= pl.col("hi"))
+            ).alias("_in")
+        )
+    else:
+        j = pairs.join(tables.sets, on="alt_idx", how="inner")
+        probe = (
+            pl.when(pl.col("set") == "group").then(pl.col("mhts").str.slice(0, pl.col("n"))).otherwise(pl.col("mhts"))
+        )
+        j = j.with_columns(probe.alias("_p")).with_columns(
+            (
+                (_span(pl.col("_p"), pl.col("width"), "0") >= pl.col("lo"))
+                & (_span(pl.col("_p"), pl.col("width"), "9") <= pl.col("hi"))
+            ).alias("_in")
+        )
     agg = (
         j.group_by("alt_idx", "mhts", "set")
         .agg(pl.col("_in").any())
@@ -475,7 +508,20 @@ def evaluate(
     p, pa, fails = (d.join(other_dm, on="sku", how="anti") for d in (p, pa, fails))
     # s.5(3) exclusions per distinct (good, material): 0 none, 1 depends on facts the bill does not give,
     # 2 certain.
-    if dm_exclusion is not None and fails.height:
+    if dm_exclusion is not None and fails.height and getattr(dm_exclusion, "reads_six_digits", False):
+        # The hook declares that its answer depends on six digits of each code: asked once per distinct
+        # (subheading, subheading) with one representative pair (portfolios have far fewer of these).
+        six = [pl.col("ghts").str.slice(0, 6).alias("_g6"), pl.col("mhts").str.slice(0, 6).alias("_m6")]
+        fails = fails.with_columns(six)
+        pairs = fails.group_by("_g6", "_m6").agg(pl.col("ghts").first(), pl.col("mhts").first())
+        flags = [dm_exclusion(g, m) for g, m in pairs.select("ghts", "mhts").iter_rows()]
+        answered = pairs.select("_g6", "_m6", pl.Series("excl", flags, pl.Int8))
+        fails = (
+            fails.join(answered, on=["_g6", "_m6"], how="left")
+            .with_columns(pl.col("excl").fill_null(0))
+            .drop("_g6", "_m6")
+        )
+    elif dm_exclusion is not None and fails.height:
         pairs = fails.select("ghts", "mhts").unique()
         flags = [dm_exclusion(g, m) for g, m in pairs.iter_rows()]
         fails = fails.join(pairs.with_columns(pl.Series("excl", flags, pl.Int8)), on=["ghts", "mhts"], how="left")

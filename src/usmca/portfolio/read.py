@@ -63,6 +63,9 @@ ORIGINS = ("originating", "non_originating", "unknown")
 TRUE_WORDS = ("yes", "y", "true", "1", "originating")
 FALSE_WORDS = ("no", "n", "false", "0", "non_originating")
 CODE_RE = r"^(\d{6}|\d{8}|\d{10})$"
+# Blanks stripped from every cell: what Python's str.strip() strips (includes the \x1c-\x1f separators that
+# polars' default Unicode White_Space does not), so a cell reads the same as in the single-good engine.
+BLANKS = "".join(chr(i) for i in range(0x3001) if chr(i).isspace())
 COUNTRY_RE = r"^[A-Z]{2}$"
 
 
@@ -115,27 +118,31 @@ def read_table(path: Path, columns: Iterable[str], required: Iterable[str]) -> p
     if not path.exists():
         raise InputError(str(path), str(path), "file not found")
     suffix = path.suffix.lower()
-    if suffix == ".csv":
-        df = pl.read_csv(path, infer_schema=False)
-        first_row = 2
-    elif suffix in (".xlsx", ".xlsm"):
-        df = _read_xlsx(path)
-        first_row = 2
-    elif suffix in (".parquet", ".pq"):
-        df = pl.read_parquet(path)
-        for name, dtype in df.schema.items():
-            if name in ("hts", "component_hts") and dtype.is_integer():
-                raise InputError(
-                    f"{path.name}:{name}",
-                    str(dtype),
-                    "HTS codes must be stored as text so leading zeros are kept",
-                )
-        df = df.with_columns(pl.all().cast(pl.String))
-        first_row = 1
-    else:
+    if suffix not in (".csv", ".xlsx", ".xlsm", ".parquet", ".pq"):
         raise InputError(str(path), suffix, "unsupported table format", "use .csv, .xlsx or .parquet")
-    df = df.rename({c: c.strip().lower() for c in df.columns})
-    missing = [c for c in required if c not in df.columns]
+    if path.stat().st_size == 0:
+        raise InputError(path.name, str(path), "the file is empty", "expected a header row and data rows")
+    try:
+        lf, first_row = _read_raw(path, suffix)
+        names = lf.collect_schema().names()
+    except InputError:
+        raise
+    except Exception as exc:  # polars, pyarrow, zipfile, openpyxl and decoding errors all mean the same here
+        raise _unreadable(path, suffix, exc) from exc
+    folded: dict[str, list[str]] = {}
+    for c in names:
+        folded.setdefault(c.strip().lower(), []).append(c)
+    dupes = {k: v for k, v in folded.items() if len(v) > 1}
+    if dupes:
+        raise InputError(
+            path.name,
+            "; ".join(", ".join(repr(c) for c in v) for v in dupes.values()),
+            "column headers repeat (case and surrounding blanks are ignored)",
+            "keep one column per name",
+        )
+    lf = lf.rename({c: c.strip().lower() for c in names})
+    present = {c.strip().lower() for c in names}
+    missing = [c for c in required if c not in present]
     if missing:
         raise InputError(
             f"{path.name}",
@@ -144,10 +151,55 @@ def read_table(path: Path, columns: Iterable[str], required: Iterable[str]) -> p
             f"expected columns: {', '.join(columns)}",
         )
     cols = list(columns)
-    df = df.with_columns([pl.lit(None, pl.String).alias(c) for c in cols if c not in df.columns])
+    # One lazy query (read, keep the known columns, strip blanks) so no full-width text copy is held twice.
     # Strip blanks; an empty cell is unknown (null), never zero.
-    df = df.select([pl.col(c).str.strip_chars().replace("", None).alias(c) for c in cols])
+    lf = lf.select(
+        [
+            pl.col(c).cast(pl.String).str.strip_chars(BLANKS).replace("", None).alias(c)
+            if c in present
+            else pl.lit(None, pl.String).alias(c)
+            for c in cols
+        ]
+    )
+    try:
+        df = lf.collect()
+    except Exception as exc:
+        raise _unreadable(path, suffix, exc) from exc
     return df.with_row_index("_row", offset=first_row).with_columns(pl.col("_row").cast(pl.Int64))
+
+
+def _unreadable(path: Path, suffix: str, exc: BaseException) -> InputError:
+    return InputError(path.name, str(path), f"not a readable {suffix.lstrip('.').upper()} table", _short(exc))
+
+
+def _short(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:200]}"
+
+
+def _read_raw(path: Path, suffix: str) -> tuple[pl.LazyFrame, int]:
+    """The table as text columns and the file row number of its first record."""
+    if suffix == ".csv":
+        # An unterminated quote makes a CSV reader swallow the rest of the file into one cell; a well-formed
+        # file holds an even number of quote characters (escaped quotes are doubled). Counted in chunks.
+        quotes = 0
+        with path.open("rb") as fh:
+            while chunk := fh.read(1 << 24):
+                quotes += chunk.count(b'"')
+        if quotes % 2:
+            raise InputError(path.name, str(path), "unterminated quoted field in the CSV file")
+        return pl.scan_csv(path, infer_schema=False), 2
+    if suffix in (".xlsx", ".xlsm"):
+        return _read_xlsx(path).lazy(), 2
+    schema = pl.read_parquet_schema(path)
+    for name, dtype in schema.items():
+        if name in ("hts", "component_hts") and dtype.is_integer():
+            raise InputError(
+                f"{path.name}:{name}",
+                str(dtype),
+                "HTS codes must be stored as text so leading zeros are kept",
+            )
+    return pl.scan_parquet(path), 1
 
 
 def _read_xlsx(path: Path) -> pl.DataFrame:
@@ -157,12 +209,30 @@ def _read_xlsx(path: Path) -> pl.DataFrame:
     ws = wb.worksheets[0]
     rows = ws.iter_rows(values_only=True)
     header = [str(h).strip() if h is not None else "" for h in next(rows, ())]
+    named = [h.lower() for h in header if h]
+    if len(set(named)) < len(named):
+        dup = sorted({h for h in named if named.count(h) > 1})
+        raise InputError(path.name, ", ".join(dup), "column headers repeat (case and surrounding blanks are ignored)")
     data: dict[str, list[str | None]] = {h: [] for h in header if h}
-    for r in rows:
+    # The same sheet with formulas as written: a formula cell without a saved result reads as empty above,
+    # which would silently drop a value; it is refused instead (the workbook must be saved with its values).
+    wbf = openpyxl.load_workbook(path, read_only=True, data_only=False)
+    frows = wbf.worksheets[0].iter_rows(values_only=True)
+    next(frows, ())
+    for n, (r, fr) in enumerate(zip(rows, frows, strict=False), start=2):
         for i, h in enumerate(header):
             if not h:
                 continue
             v = r[i] if i < len(r) else None
+            if v is None and i < len(fr) and isinstance(fr[i], str) and fr[i].startswith("="):
+                wbf.close()
+                wb.close()
+                raise InputError(
+                    f"{path.name} row {n} column {h}",
+                    fr[i],
+                    "a formula without a saved value",
+                    "save the workbook in a spreadsheet program, or export the values",
+                )
             if isinstance(v, dt.datetime):
                 v = v.date().isoformat()
             elif isinstance(v, dt.date):
@@ -171,6 +241,7 @@ def _read_xlsx(path: Path) -> pl.DataFrame:
                 v = None if v is None else repr(v)  # a numeric code cell: reported below as malformed
             data[h].append(None if v is None else str(v))
     wb.close()
+    wbf.close()
     return pl.DataFrame(data, schema={h: pl.String for h in data})
 
 
@@ -182,9 +253,18 @@ Check = tuple[str, pl.Expr, str]  # (field, bad-row predicate, problem)
 
 def _errors(df: pl.DataFrame, file: str, checks: list[Check], sku_col: str | None) -> pl.DataFrame:
     """Rows failing any check, one row per (row, field): columns _row, field, value, problem, sku."""
+    # All predicates in one lazy pass (shared sub-expressions such as number casts computed once, columns in
+    # parallel), then the per-check rows are cut from the few rows that failed anything.
+    flags = [bad.fill_null(False).alias(f"__bad{i}") for i, (_f, bad, _p) in enumerate(checks)]
+    hits = (
+        df.lazy()
+        .with_columns(flags)
+        .filter(pl.any_horizontal([pl.col(f"__bad{i}") for i in range(len(checks))]))
+        .collect()
+    )
     frames = []
-    for fld, bad, problem in checks:
-        hit = df.filter(bad.fill_null(False))
+    for i, (fld, _bad, problem) in enumerate(checks):
+        hit = hits.filter(pl.col(f"__bad{i}"))
         if hit.height:
             frames.append(
                 hit.select(
@@ -203,9 +283,10 @@ def _errors(df: pl.DataFrame, file: str, checks: list[Check], sku_col: str | Non
                 "value": pl.String,
                 "problem": pl.String,
                 "sku": pl.String,
+                "file": pl.String,
             }
         )
-    return pl.concat(frames).with_columns(pl.lit(file).alias("file")).sort("_row")
+    return pl.concat(frames).with_columns(pl.lit(file).alias("file")).sort("_row", maintain_order=True)
 
 
 def _to_errors(df: pl.DataFrame) -> list[RowError]:
@@ -262,11 +343,10 @@ def read_portfolio(
     date (the run passes the schedule's check; None skips the existence check and says so in the report).
     """
     p_name, b_name = Path(products_path).name, Path(bom_path).name
-    prod = read_table(products_path, PRODUCT_COLUMNS, PRODUCT_REQUIRED)
-    bom = read_table(bom_path, BOM_COLUMNS, BOM_REQUIRED)
+    # The raw tables are passed without keeping a reference here, so check_portfolio can free them as it goes.
     return check_portfolio(
-        prod,
-        bom,
+        read_table(products_path, PRODUCT_COLUMNS, PRODUCT_REQUIRED),
+        read_table(bom_path, BOM_COLUMNS, BOM_REQUIRED),
         read_table(declarations_path, DECLARATION_COLUMNS, DECLARATION_REQUIRED) if declarations_path else None,
         on=on,
         known_codes=known_codes,
@@ -410,7 +490,9 @@ def check_portfolio(
     ]
     berr = _errors(bom, b_name, b_checks, "parent_sku")
     if known_codes is not None:
-        ok_shape = bom.filter(pl.col("component_hts").str.contains(CODE_RE).fill_null(False))
+        ok_shape = bom.select("_row", "component_hts", "parent_sku").filter(
+            pl.col("component_hts").str.contains(CODE_RE).fill_null(False)
+        )
         unknown = ok_shape.filter(~_known(ok_shape, "component_hts", known_codes, on))
         if unknown.height:
             berr = pl.concat(
@@ -432,7 +514,8 @@ def check_portfolio(
         s = r["sku"]
         if s is not None and s in ok_skus and s not in skipped:
             skipped[s] = f"bad BOM line: {r['field']} {r['problem']} ({b_name} row {r['_row']})"
-    bom_ok = bom.filter(~pl.col("_row").is_in(berr["_row"].implode()))
+    bom_ok = _keep(bom, ~pl.col("_row").is_in(berr["_row"].implode()))
+    del bom  # only bom_ok is used from here (memory: one full-width copy of the bill at a time)
     bom_ok = bom_ok.with_columns(
         micros("value").alias("value_u"),
         micros("weight_kg").alias("weight_u"),
@@ -489,7 +572,7 @@ def check_portfolio(
         )
 
     prod_ok = prod_ok.filter(~pl.col("sku").is_in(list(skipped)))
-    bom_ok = bom_ok.filter(pl.col("parent_sku").is_in(prod_ok["sku"].implode()))
+    bom_ok = _keep(bom_ok, pl.col("parent_sku").is_in(prod_ok["sku"].implode()))
     bom_ok = apply_declarations(bom_ok, prod_ok.select("sku", "date"), decl_ok)
     bom_ok = bom_ok.with_columns(pl.col("component_id").is_in(prod_ok["sku"].implode()).alias("self_produced"))
     # A declaration that makes a line originating while the bill names a country outside the territory is a
@@ -556,6 +639,12 @@ def check_portfolio(
     return Portfolio(products=prod_ok.drop("_row"), bom=bom_ok, declarations=decl_ok, errors=errors, skipped=skipped)
 
 
+def _keep(df: pl.DataFrame, keep: pl.Expr) -> pl.DataFrame:
+    """``df.filter(keep)``, without copying the frame when every row is kept (the usual case)."""
+    mask = df.select(keep.fill_null(False)).to_series()
+    return df if mask.all() else df.filter(mask)
+
+
 def _known(df: pl.DataFrame, col: str, known_codes: KnownCodes, on: dt.date) -> pl.Series:
     # Check each distinct code once (portfolios repeat codes heavily), then map back to the rows.
     distinct = df.select(pl.col(col).unique())
@@ -570,17 +659,18 @@ def apply_declarations(bom: pl.DataFrame, dates: pl.DataFrame, decl: pl.DataFram
     that disagree on the same line leave it ``unknown`` and name the conflict in ``declaration``.
     The window is inclusive at both ends (a certificate's blanket period covers its last day).
     """
-    base = bom.join(dates.rename({"sku": "parent_sku", "date": "_date"}), on="parent_sku", how="left")
-    base = base.with_row_index("_line")
+    # Only lines with an empty origin and a supplier need the SKU's date: joined on those, not on every line.
     if decl.height == 0:
-        return base.with_columns(
-            pl.col("origin").fill_null("unknown"), pl.lit(None, pl.String).alias("declaration")
-        ).drop("_date", "_line")
+        return bom.with_columns(pl.col("origin").fill_null("unknown"), pl.lit(None, pl.String).alias("declaration"))
+    base = bom.with_row_index("_line")
     valid = (pl.col("valid_from").is_null() | (pl.col("valid_from") <= pl.col("_date"))) & (
         pl.col("valid_to").is_null() | (pl.col("_date") <= pl.col("valid_to"))
     )
-    need = base.filter(pl.col("origin").is_null() & pl.col("supplier").is_not_null()).select(
-        "_line", "supplier", "component_id", "_date"
+    need = (
+        base.filter(pl.col("origin").is_null() & pl.col("supplier").is_not_null())
+        .select("_line", "supplier", "component_id", "parent_sku")
+        .join(dates.rename({"sku": "parent_sku", "date": "_date"}), on="parent_sku", how="left")
+        .drop("parent_sku")
     )
     specific = (
         need.join(decl.filter(pl.col("component_id").is_not_null()), on=["supplier", "component_id"])
@@ -600,7 +690,7 @@ def apply_declarations(bom: pl.DataFrame, dates: pl.DataFrame, decl: pl.DataFram
         pl.col("originating").first().alias("_orig"),
         pl.col("certificate_id").drop_nulls().unique().sort().str.join(",").alias("declaration"),
     )
-    out = base.join(agg, on="_line", how="left").with_columns(
+    out = base.join(agg, on="_line", how="left", maintain_order="left").with_columns(
         pl.when(pl.col("origin").is_not_null())
         .then(pl.col("origin"))
         .when(pl.col("_n") > 1)
@@ -616,4 +706,4 @@ def apply_declarations(bom: pl.DataFrame, dates: pl.DataFrame, decl: pl.DataFram
         .otherwise(pl.col("declaration"))
         .alias("declaration"),
     )
-    return out.sort("_line").drop("_date", "_line", "_n", "_orig")
+    return out.drop("_line", "_n", "_orig")

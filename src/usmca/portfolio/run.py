@@ -12,6 +12,7 @@ import contextlib
 import datetime as dt
 import os
 import sqlite3
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -104,9 +105,25 @@ _MEMO: dict[str, Any] = {}
 _MEMO_STATE: dict[str, Any] = {"loaded": None, "dirty": False}
 
 
+_MEMO_PATHS: dict[tuple[int, str | None], tuple[sqlite3.Connection, Path | None]] = {}
+
+
 def _memo_file(conn: sqlite3.Connection | None) -> Path | None:
+    # Asked once per distinct code in tight loops: resolved once per connection (a connection keeps reading the
+    # store file it opened, so its build stamp cannot change under it; the entry holds the connection so its
+    # id is not reused).
     if conn is None:
         return None
+    key = (id(conn), os.environ.get("USMCA_HOME"))
+    hit = _MEMO_PATHS.get(key)
+    if hit is not None and hit[0] is conn:
+        return hit[1]
+    path = _memo_file_uncached(conn)
+    _MEMO_PATHS[key] = (conn, path)
+    return path
+
+
+def _memo_file_uncached(conn: sqlite3.Connection) -> Path | None:
     from usmca.config import usmca_home
 
     try:
@@ -312,6 +329,9 @@ def general_hooks() -> tuple[Callable[[str, str], int] | None, Callable[[str], s
                 names.append("other")
         return "+".join(names)
 
+    # Its answer reads six digits of each code (the candidate index and ``seen`` are keyed so): the kernel may
+    # ask once per distinct pair of subheadings.
+    exclusion.reads_six_digits = True  # type: ignore[attr-defined]
     return exclusion, mode
 
 
@@ -776,34 +796,54 @@ def summaries(results: pl.DataFrame, bom: pl.DataFrame | None = None) -> dict[st
 
 
 def write_results(res: RunResult, out: Path) -> dict[str, Path]:
-    """Results (Parquet or CSV by suffix) and, beside them, the row error report and the skipped SKUs."""
+    """Results (Parquet or CSV by suffix) and, beside them, the row error report and the skipped SKUs.
+
+    Each file is written to a temporary name in the same folder and renamed into place (atomic on one file
+    system), the results last: a killed run leaves no results file or a complete one, never a partial one.
+    """
     out = Path(out)
+    if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise InputError("--out", str(out), "results are written as .parquet or .csv")
     out.parent.mkdir(parents=True, exist_ok=True)
+    err = out.with_name(out.stem + ".errors.csv")
+    _atomic_write(
+        err,
+        lambda p: pl.DataFrame(
+            [e.as_dict() for e in res.errors],
+            schema={
+                "file": pl.String,
+                "row": pl.Int64,
+                "field": pl.String,
+                "value": pl.String,
+                "problem": pl.String,
+                "sku": pl.String,
+            },
+        ).write_csv(p),
+    )
+    sk = out.with_name(out.stem + ".skipped.csv")
+    _atomic_write(
+        sk,
+        lambda p: pl.DataFrame(
+            {"sku": list(res.skipped), "reason": list(res.skipped.values())},
+            schema={"sku": pl.String, "reason": pl.String},
+        ).write_csv(p),
+    )
     df = res.results
     if out.suffix.lower() == ".csv":
-        df.with_columns(pl.col("blockers").list.join("; "), pl.col("needs").list.join("; ")).write_csv(out)
-    elif out.suffix.lower() in (".parquet", ".pq"):
-        df.write_parquet(out)
+        flat = df.with_columns(pl.col("blockers").list.join("; "), pl.col("needs").list.join("; "))
+        _atomic_write(out, lambda p: flat.write_csv(p))
     else:
-        raise InputError("--out", str(out), "results are written as .parquet or .csv")
-    paths = {"results": out}
-    err = out.with_name(out.stem + ".errors.csv")
-    pl.DataFrame(
-        [e.as_dict() for e in res.errors],
-        schema={
-            "file": pl.String,
-            "row": pl.Int64,
-            "field": pl.String,
-            "value": pl.String,
-            "problem": pl.String,
-            "sku": pl.String,
-        },
-    ).write_csv(err)
-    paths["errors"] = err
-    sk = out.with_name(out.stem + ".skipped.csv")
-    pl.DataFrame(
-        {"sku": list(res.skipped), "reason": list(res.skipped.values())},
-        schema={"sku": pl.String, "reason": pl.String},
-    ).write_csv(sk)
-    paths["skipped"] = sk
-    return paths
+        _atomic_write(out, lambda p: df.write_parquet(p))
+    return {"results": out, "errors": err, "skipped": sk}
+
+
+def _atomic_write(final: Path, write: Callable[[Path], object]) -> None:
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        write(tmp)
+        os.replace(tmp, final)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
