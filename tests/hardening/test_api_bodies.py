@@ -78,10 +78,6 @@ def test_seed_bodies_succeed(api: Any) -> None:
     assert api.post("/api/v1/duty", json=ENTRY_SEED).status_code == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="rates/evaluate.py money(): Decimal quantize overflows (InvalidOperation) for values >= ~1e26: HTTP 500",
-)
 def test_duty_huge_entered_value_is_4xx(api: Any) -> None:
     line = {**ENTRY_SEED["lines"][0], "country_of_origin": "CN", "entered_value": 1e27}
     r = api.post("/api/v1/duty", json={**ENTRY_SEED, "lines": [line]})

@@ -21,32 +21,35 @@ from usmca.nomenclature.codes import normalize_code
 Transport = Literal["ocean", "air", "other"]
 
 
+# Larger than any real entry, and past what 28-digit decimals round to cents exactly.
+MAX_AMOUNT = Decimal(10) ** 15
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Quantity(_Strict):
-    value: Decimal = Field(ge=0)
+    value: Decimal = Field(ge=0, lt=MAX_AMOUNT)
     unit: str = Field(min_length=1)
 
 
 class MetalContent(_Strict):
     """Value of the metal content (same currency as the entered value). ``None`` = not declared."""
 
-    steel: Decimal | None = Field(default=None, ge=0)
-    aluminum: Decimal | None = Field(default=None, ge=0)
-    copper: Decimal | None = Field(default=None, ge=0)
+    steel: Decimal | None = Field(default=None, ge=0, lt=MAX_AMOUNT)
+    aluminum: Decimal | None = Field(default=None, ge=0, lt=MAX_AMOUNT)
+    copper: Decimal | None = Field(default=None, ge=0, lt=MAX_AMOUNT)
 
 
 class EntryLine(_Strict):
     id: str = Field(min_length=1)
     hts: str
     country_of_origin: str
-    entered_value: Decimal = Field(ge=0)
+    entered_value: Decimal = Field(ge=0, lt=MAX_AMOUNT)
     quantity: tuple[Quantity, ...] = ()
     usmca_claim: bool = False
     metal_content: MetalContent | None = None
-    us_content_value: Decimal | None = Field(default=None, ge=0)
+    us_content_value: Decimal | None = Field(default=None, ge=0, lt=MAX_AMOUNT)
     transport: Transport | None = None
     # Importer declarations some measures depend on, e.g. {"semiconductor_note39": true,
     # "metal_weight_15pct": false}. Missing = not declared (the line is unresolved where it matters).
@@ -106,8 +109,8 @@ class PastEntry(Entry):
 
     entry_number: str | None = None
     liquidation_date: dt.date | None = None
-    duties_deposited: Decimal | None = Field(default=None, ge=0)  # total duties deposited (all lines)
-    ieepa_deposited: Decimal | None = Field(default=None, ge=0)  # IEEPA duties deposited, when known
+    duties_deposited: Decimal | None = Field(default=None, ge=0, lt=MAX_AMOUNT)  # total duties deposited (all lines)
+    ieepa_deposited: Decimal | None = Field(default=None, ge=0, lt=MAX_AMOUNT)  # IEEPA duties deposited, when known
 
 
 class PastEntries(_Strict):

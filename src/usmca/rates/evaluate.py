@@ -295,7 +295,13 @@ def _to_decimal(field_name: str, v: object) -> Decimal:
         raise InputError(field_name, v, "not a finite number")
     if d < 0:
         raise InputError(field_name, v, "must not be negative")
+    if d >= _MAX_AMOUNT:
+        # Beyond any real entry, and beyond what 28-digit decimal arithmetic rounds to cents exactly.
+        raise InputError(field_name, v, "is larger than any amount this program evaluates (10^15)")
     return d
+
+
+_MAX_AMOUNT = Decimal(10) ** 15
 
 
 def evaluate(
@@ -318,7 +324,11 @@ def evaluate(
         key = normalize_unit(k)
         qs[key] = _to_decimal(f"quantities[{k}]", q)
     bd = _to_decimal("base_duty", base_duty) if base_duty is not None else None
-    part = _eval(rate, _Ctx(v, qs, bd))
+    try:
+        part = _eval(rate, _Ctx(v, qs, bd))
+    except InvalidOperation:
+        # A rate whose own figures exceed decimal precision (e.g. a 60-digit number in the text).
+        raise InputError("rate", rate.text, "its figures are too large to evaluate exactly") from None
     needs = tuple(dict.fromkeys(part.needs))
     keys = tuple(dict.fromkeys(part.keys))
     notes = tuple(dict.fromkeys(part.notes))
