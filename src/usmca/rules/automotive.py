@@ -945,44 +945,20 @@ def core_part(
     x = chosen[0]
     t = m.tables[x.table]
     thr = m.schedules[t.schedule].at(on)
-    if x.entry.exempt_reason:
+
+    def exempt(citation: str, reason: str) -> CorePartRequirement:
         return CorePartRequirement(
-            d,
-            vehicle_use,
-            on,
-            "exempt",
-            t.id,
-            t.kind,
-            x.entry,
-            None,
-            False,
-            False,
-            (),
-            x.mapping,
-            x.entry.exempt_citation or t.citation,
-            notes=(x.entry.exempt_reason, *notes),
+            d, vehicle_use, on, "exempt", t.id, t.kind, x.entry, None, False, False, (), x.mapping, citation,
+            notes=(reason, *notes),
         )
+
+    if x.entry.exempt_reason:
+        return exempt(x.entry.exempt_citation or t.citation, x.entry.exempt_reason)
     if t.not_override.contains(d):
-        return CorePartRequirement(
-            d,
-            vehicle_use,
-            on,
-            "exempt",
-            t.id,
-            t.kind,
-            x.entry,
-            None,
-            False,
-            False,
-            (),
-            x.mapping,
+        return exempt(
             t.not_override_citation,
-            notes=(
-                f"listed in Table {t.id} but excepted from the {thr.net_cost:g}% threshold: "
-                f"the product-specific "
-                f"rule applies unchanged",
-                *notes,
-            ),
+            f"listed in Table {t.id} but excepted from the {thr.net_cost:g}% threshold: "
+            "the product-specific rule applies unchanged",
         )
     cite = f"{t.citation}; {thr.citation}"
     if t.id == "F":
