@@ -37,6 +37,7 @@ def run_target(name: str, runs: int, out: Path, per_input_timeout: int, max_seco
         f"-timeout={per_input_timeout}",
         "-max_len=2048",
         "-print_final_stats=1",
+        f"-artifact_prefix={out}/",  # slow, crash and timeout units go beside the logs, not into the checkout
     ]
     if max_seconds:
         cmd.append(f"-max_total_time={max_seconds}")

@@ -347,7 +347,13 @@ def test_document_files_of_any_bytes(tmp_path: Path, raw: bytes) -> None:
 
 @pytest.mark.parametrize(
     ("text", "value"),
-    [("5%", Decimal(10) ** 27), ("3" + "7" * 60 + "%", Decimal(1000)), ("4" * 60 + "¢/m2", Decimal(1000))],
+    [
+        ("5%", Decimal(10) ** 27),
+        ("3" + "7" * 60 + "%", Decimal(1000)),
+        ("4" * 60 + "¢/m2", Decimal(1000)),
+        # a 28-digit percentage: the rate parses, the duty overflows only when rounded to cents
+        ("8" * 27 + "3%", Decimal(1000)),
+    ],
 )
 def test_evaluate_huge_numbers(text: str, value: Decimal) -> None:
     """Found by the long atheris run (target `rate`): a clear error or an amount, never InvalidOperation."""

@@ -99,9 +99,7 @@ def portfolios(
     return prods, bom
 
 
-def _frames(
-    prods: list[dict[str, str | None]], bom: list[dict[str, str | None]]
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+def _frames(prods: list[dict[str, str | None]], bom: list[dict[str, str | None]]) -> tuple[pl.DataFrame, pl.DataFrame]:
     p = pl.DataFrame(
         [{c: r.get(c) for c in PRODUCT_COLUMNS} for r in prods],
         schema={c: pl.String for c in PRODUCT_COLUMNS},
@@ -229,3 +227,37 @@ def test_agreement_on_real_rules(conn: Any) -> None:
     b = bom.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
     n = _agree(p.drop("_row").to_dicts(), b.drop("_row").to_dicts(), corpus, tables)
     assert n > 200
+
+
+def test_exclusion_frame_equals_per_pair_hook(conn: Any) -> None:
+    """The s.5(3) exclusion answered for a whole frame of pairs (joins on the exceptions' sides) equals the
+    per-pair answer of ``general.de_minimis_excluded`` on real codes: every code some exception names on either
+    side, chapters 1-27 goods with materials of their own subheading (paragraph (k)), and random pairs."""
+    import random
+
+    from usmca.nomenclature.schedule import subheadings
+    from usmca.portfolio.run import general_hooks
+    from usmca.rules import general as gen
+
+    exclusion, _mode = general_hooks()
+    assert exclusion is not None and hasattr(exclusion, "frame")
+    subs = sorted(subheadings(ON, conn))
+    named_g = [c for c in subs if gen.exclusion_sides(c, "good", conn)]
+    named_m = [c for c in subs if gen.exclusion_sides(c, "material", conn)]
+    assert named_g and named_m
+    rnd = random.Random(5)
+    pairs = {(rnd.choice(named_g), rnd.choice(named_m)) for _ in range(1500)}
+    pairs |= {(rnd.choice(subs), rnd.choice(subs)) for _ in range(1500)}
+    # codes whose side depends on facts (a described clause, or only some HS 2017 counterparts named)
+    open_g = [c for c in named_g if not all(cert for _i, cert in gen.exclusion_sides(c, "good", conn))]
+    open_m = [c for c in named_m if not all(cert for _i, cert in gen.exclusion_sides(c, "material", conn))]
+    pairs |= {(rnd.choice(open_g or named_g), rnd.choice(named_m)) for _ in range(500)}
+    pairs |= {(rnd.choice(named_g), rnd.choice(open_m or named_m)) for _ in range(500)}
+    pairs |= {(c, c) for c in rnd.sample([c for c in subs if c[:2] <= "27"], 200)}
+    df = pl.DataFrame(sorted(pairs), schema={"_g6": pl.String, "_m6": pl.String}, orient="row")
+    got = exclusion.frame(df)
+    want = {(g, m): exclusion(g + "0000", m + "0000") for g, m in pairs}
+    rows = got.select("_g6", "_m6", "excl").iter_rows()
+    mismatch = [(g, m, e, want[(g, m)]) for g, m, e in rows if e != want[(g, m)]]
+    assert not mismatch, mismatch[:10]
+    assert set(got["excl"].to_list()) == {0, 1, 2}  # the sample reaches every answer

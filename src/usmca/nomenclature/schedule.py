@@ -12,10 +12,11 @@ import datetime as dt
 import json
 import re
 import sqlite3
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from usmca.errors import DataError, InputError, NotFoundError
+from usmca.errors import DataError, InputError, NotFoundError, ReferenceNotFound
 from usmca.nomenclature.codes import format_code, level_of, normalize_code
 from usmca.rates.grammar import Rate, SpecialRate
 
@@ -415,9 +416,7 @@ def excluded_revisions(conn: sqlite3.Connection | None = None) -> tuple[Excluded
     """Revision files in the source that the build left out, with the reason."""
     c = _conn(conn)
     _check_store(c)
-    return tuple(
-        ExcludedRevision(*r) for r in c.execute("SELECT id, file, reason FROM hts_revision_excluded")
-    )
+    return tuple(ExcludedRevision(*r) for r in c.execute("SELECT id, file, reason FROM hts_revision_excluded"))
 
 
 def _as_date(as_of: dt.date | str | None, field: str = "as_of") -> dt.date:
@@ -439,7 +438,7 @@ def _coverage(as_of: dt.date, conn: sqlite3.Connection | None) -> tuple[Revision
     revs = revisions(conn)
     first, newest = revs[0], revs[-1]
     if as_of < first.effective_date:
-        raise InputError(
+        raise ReferenceNotFound(
             "as_of",
             as_of.isoformat(),
             f"before the schedule's coverage, which starts with {first.label} effective "
@@ -519,9 +518,7 @@ def _parsed(conn: sqlite3.Connection, kind: str, text: str) -> tuple[Any | None,
     SpecialRate), or the reason there is none."""
     if not text:
         return None, None
-    row = conn.execute(
-        "SELECT parsed, error FROM hts_rate WHERE kind = ? AND text = ?", (kind, text)
-    ).fetchone()
+    row = conn.execute("SELECT parsed, error FROM hts_rate WHERE kind = ? AND text = ?", (kind, text)).fetchone()
     if row is None:
         return None, "rate text not in the store's rate table; run `usmca data build`"
     if row[0] is None:
@@ -655,6 +652,28 @@ def exists(code: str, as_of: dt.date | str | None = None, conn: sqlite3.Connecti
     return _find(c, normalize(code), rev) is not None
 
 
+def codes_in_force(as_of: dt.date | str | None = None, conn: sqlite3.Connection | None = None) -> frozenset[str]:
+    """Every code printed in the schedule on ``as_of`` (one query per revision, cached per connection)."""
+    c = _conn(conn)
+    rev, _w = _coverage(_as_date(as_of), c)
+    cache = _cache(c)
+    key = ("in_force", rev.seq)
+    if key not in cache:
+        rows = c.execute("SELECT code FROM hts_line WHERE rev_from <= ? AND rev_to >= ?", (rev.seq, rev.seq))
+        cache[key] = frozenset(r[0] for r in rows)
+    got: frozenset[str] = cache[key]
+    return got
+
+
+def exists_many(
+    codes: Iterable[str], as_of: dt.date | str | None = None, conn: sqlite3.Connection | None = None
+) -> list[bool]:
+    """``exists`` for many codes at once (a portfolio's distinct codes): one set of in-force codes, then a
+    membership test per code and its 00-padded forms, as ``_find`` asks."""
+    in_force = codes_in_force(as_of, conn)
+    return [any(k in in_force for k in _candidates(normalize(code))) for code in codes]
+
+
 def children(
     code: str, as_of: dt.date | str | None = None, conn: sqlite3.Connection | None = None
 ) -> tuple[HtsLine, ...]:
@@ -688,8 +707,7 @@ def subheadings(
     got: frozenset[str] | None = cache.get(key)
     if got is None:
         sql = (
-            "SELECT DISTINCT substr(code, 1, 6) FROM hts_line "
-            "WHERE length(code) >= 6 AND rev_from <= ? AND rev_to >= ?"
+            "SELECT DISTINCT substr(code, 1, 6) FROM hts_line WHERE length(code) >= 6 AND rev_from <= ? AND rev_to >= ?"
         )
         if not include_chapters_98_99:
             sql += " AND code < '98'"
@@ -715,9 +733,7 @@ def _ranked(c: sqlite3.Connection, q: str, rev: Revision, limit: int, rank: bool
     k: int | None = limit * 5
     while True:
         if rank:
-            sql = (
-                "SELECT rowid, bm25(hts_fts, 4.0, 1.0) FROM hts_fts WHERE hts_fts MATCH ? ORDER BY 2 LIMIT ?"
-            )
+            sql = "SELECT rowid, bm25(hts_fts, 4.0, 1.0) FROM hts_fts WHERE hts_fts MATCH ? ORDER BY 2 LIMIT ?"
         else:
             sql = "SELECT rowid, 0.0 FROM hts_fts WHERE hts_fts MATCH ? LIMIT ?"
         top = c.execute(sql, (q, -1 if k is None else k)).fetchall()
@@ -777,9 +793,7 @@ def search(
             note = ((note + "; ") if note else "") + "no line has all the words: lines with any of them"
     if not rank:
         rows.sort(key=lambda r: r[0])
-    hits = tuple(
-        SearchHit(r[0], format_code(r[0]), r[1], tuple(json.loads(r[2])), r[3], float(r[4])) for r in rows
-    )
+    hits = tuple(SearchHit(r[0], format_code(r[0]), r[1], tuple(json.loads(r[2])), r[3], float(r[4])) for r in rows)
     return SearchResult(text, rev, hits, warning, note)
 
 
@@ -840,9 +854,7 @@ def _replace_changed(v: LineVersion, changed: tuple[str, ...]) -> LineVersion:
     return replace(v, changed=changed)
 
 
-def diff(
-    rev_a: str | Revision, rev_b: str | Revision, conn: sqlite3.Connection | None = None
-) -> ScheduleDiff:
+def diff(rev_a: str | Revision, rev_b: str | Revision, conn: sqlite3.Connection | None = None) -> ScheduleDiff:
     """Lines added, removed and changed from revision ``rev_a`` to ``rev_b`` (ids, labels or dates)."""
     c = _conn(conn)
     a = rev_a if isinstance(rev_a, Revision) else find_revision(rev_a, c, "rev_a")

@@ -242,9 +242,10 @@ def membership(pairs: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
         return pairs.with_columns(
             pl.lit(False).alias("in_except"), pl.lit(False).alias("in_from"), pl.lit(False).alias("in_group")
         )
+    sets = tables.sets.filter(pl.col("set") != "target")  # branch targets are the good's, not the material's
     widest = pl.concat(
         [
-            tables.sets.select(pl.col("width").cast(pl.Int64)),
+            sets.select(pl.col("width").cast(pl.Int64)),
             pairs.select(pl.col("mhts").str.len_chars().cast(pl.Int64).alias("width")),
         ]
     )["width"].max()
@@ -254,7 +255,7 @@ def membership(pairs: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
         pow10 = {i: 10**i for i in range(11)}
         length = pl.col("mhts").str.len_chars()
         v0 = pairs.select(pl.col("mhts").str.pad_end(10, "0").cast(pl.Int64).alias("_v0"))["_v0"]
-        j = pairs.with_columns(v0, length.alias("_len")).join(tables.sets, on="alt_idx", how="inner")
+        j = pairs.with_columns(v0, length.alias("_len")).join(sets, on="alt_idx", how="inner")
         plen = (
             pl.when(pl.col("set") != "group")
             .then(pl.col("_len"))
@@ -273,7 +274,7 @@ def membership(pairs: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
             ).alias("_in")
         )
     else:
-        j = pairs.join(tables.sets, on="alt_idx", how="inner")
+        j = pairs.join(sets, on="alt_idx", how="inner")
         probe = (
             pl.when(pl.col("set") == "group").then(pl.col("mhts").str.slice(0, pl.col("n"))).otherwise(pl.col("mhts"))
         )
@@ -283,20 +284,14 @@ def membership(pairs: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
                 & (_span(pl.col("_p"), pl.col("width"), "9") <= pl.col("hi"))
             ).alias("_in")
         )
+    # Only the hits are grouped (most probes fall outside every range), one flag per set kind.
     agg = (
-        j.group_by("alt_idx", "mhts", "set")
-        .agg(pl.col("_in").any())
-        .pivot(on="set", index=["alt_idx", "mhts"], values="_in")
+        j.filter(pl.col("_in"))
+        .group_by("alt_idx", "mhts")
+        .agg(*[(pl.col("set") == s).any().alias(f"in_{s}") for s in ("except", "from", "group")])
     )
-    for s in ("except", "from", "group"):
-        if s not in agg.columns:
-            agg = agg.with_columns(pl.lit(False).alias(s))
     out = pairs.join(agg, on=["alt_idx", "mhts"], how="left")
-    return out.with_columns(
-        pl.col("except").fill_null(False).alias("in_except"),
-        pl.col("from").fill_null(False).alias("in_from"),
-        pl.col("group").fill_null(False).alias("in_group"),
-    ).drop("except", "from", "group")
+    return out.with_columns(pl.col(f"in_{s}").fill_null(False) for s in ("except", "from", "group"))
 
 
 def _branches_for_good(pa: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
@@ -491,7 +486,7 @@ def evaluate(
         how="inner",
     )
     mem = membership(la.select("alt_idx", "mhts", "n").unique(), tables)
-    la = la.join(mem, on=["alt_idx", "mhts", "n"], how="left").with_columns(shift_allows().alias("ok"))
+    la = la.join(mem.drop("n"), on=["alt_idx", "mhts"], how="left").with_columns(shift_allows().alias("ok"))
     fails = la.filter(~pl.col("ok"))
     undivided = pl.col("ghts").str.slice(4, 2) == "00"
     same_sub = (pl.col("mhts").str.slice(0, 6) == pl.col("ghts").str.slice(0, 6)) | (
@@ -514,8 +509,12 @@ def evaluate(
         six = [pl.col("ghts").str.slice(0, 6).alias("_g6"), pl.col("mhts").str.slice(0, 6).alias("_m6")]
         fails = fails.with_columns(six)
         pairs = fails.group_by("_g6", "_m6").agg(pl.col("ghts").first(), pl.col("mhts").first())
-        flags = [dm_exclusion(g, m) for g, m in pairs.select("ghts", "mhts").iter_rows()]
-        answered = pairs.select("_g6", "_m6", pl.Series("excl", flags, pl.Int8))
+        whole = getattr(dm_exclusion, "frame", None)
+        if whole is not None:  # the hook answers every pair at once (``run._exclusion_frame``)
+            answered = whole(pairs).select("_g6", "_m6", pl.col("excl").cast(pl.Int8))
+        else:
+            flags = [dm_exclusion(g, m) for g, m in pairs.select("ghts", "mhts").iter_rows()]
+            answered = pairs.select("_g6", "_m6", pl.Series("excl", flags, pl.Int8))
         fails = (
             fails.join(answered, on=["_g6", "_m6"], how="left")
             .with_columns(pl.col("excl").fill_null(0))

@@ -662,6 +662,9 @@ def apply_declarations(bom: pl.DataFrame, dates: pl.DataFrame, decl: pl.DataFram
     # Only lines with an empty origin and a supplier need the SKU's date: joined on those, not on every line.
     if decl.height == 0:
         return bom.with_columns(pl.col("origin").fill_null("unknown"), pl.lit(None, pl.String).alias("declaration"))
+    days = dates["date"].unique()
+    if days.len() == 1 and days[0] is not None:
+        return _declarations_on(bom, days[0], decl)
     base = bom.with_row_index("_line")
     valid = (pl.col("valid_from").is_null() | (pl.col("valid_from") <= pl.col("_date"))) & (
         pl.col("valid_to").is_null() | (pl.col("_date") <= pl.col("valid_to"))
@@ -707,3 +710,62 @@ def apply_declarations(bom: pl.DataFrame, dates: pl.DataFrame, decl: pl.DataFram
         .alias("declaration"),
     )
     return out.drop("_line", "_n", "_orig")
+
+
+def _resolved(decl: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
+    """Declarations that apply to the same key, combined: how many distinct answers, the answer, the
+    certificates (sorted, comma-joined)."""
+    return decl.group_by(keys).agg(
+        pl.col("originating").n_unique().alias("_n"),
+        pl.col("originating").first().alias("_orig"),
+        pl.col("certificate_id").drop_nulls().unique().sort().str.join(",").alias("declaration"),
+    )
+
+
+def _declarations_on(bom: pl.DataFrame, day: dt.date, decl: pl.DataFrame) -> pl.DataFrame:
+    """``apply_declarations`` when every SKU has the same date (the usual run): the declarations valid that
+    day are combined per supplier (and per supplier and component) once, then looked up per line by hash,
+    with no join that reorders or copies the bill."""
+    valid = decl.filter(
+        (pl.col("valid_from").is_null() | (pl.col("valid_from") <= day))
+        & (pl.col("valid_to").is_null() | (pl.lit(day) <= pl.col("valid_to")))
+    )
+    wide = _resolved(valid.filter(pl.col("component_id").is_null()), ["supplier"])
+    spec = _resolved(valid.filter(pl.col("component_id").is_not_null()), ["supplier", "component_id"])
+    need = pl.col("origin").is_null() & pl.col("supplier").is_not_null()
+    idx = pl.col("supplier").replace_strict(
+        wide["supplier"], pl.Series(range(wide.height), dtype=pl.UInt32), default=None, return_dtype=pl.UInt32
+    )
+    out = bom.with_columns(idx.alias("_w")).with_columns(
+        *[pl.lit(wide[c]).gather(pl.col("_w")).alias(c) for c in ("_n", "_orig", "declaration")]
+    )
+    if spec.height:
+        # a component-specific declaration wins over the supplier-wide one for its lines (few lines)
+        hits = (
+            out.select("supplier", "component_id", need.alias("_need"))
+            .with_row_index("_line")
+            .filter(pl.col("_need"))
+            .join(spec, on=["supplier", "component_id"], how="inner")
+        )
+        if hits.height:
+            lines = hits["_line"]
+            out = out.with_columns(out[c].scatter(lines, hits[c]) for c in ("_n", "_orig", "declaration"))
+    out = out.with_columns(
+        pl.when(~need)
+        .then(pl.col("origin"))
+        .when(pl.col("_n") > 1)
+        .then(pl.lit("unknown"))
+        .when(pl.col("_orig"))
+        .then(pl.lit("originating"))
+        .when(pl.col("_orig").not_())
+        .then(pl.lit("non_originating"))
+        .otherwise(pl.lit("unknown"))
+        .alias("origin"),
+        pl.when(~need)
+        .then(pl.lit(None, pl.String))
+        .when(pl.col("_n") > 1)
+        .then(pl.lit("conflicting declarations: ") + pl.col("declaration"))
+        .otherwise(pl.col("declaration"))
+        .alias("declaration"),
+    )
+    return out.drop("_w", "_n", "_orig")

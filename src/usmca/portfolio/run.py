@@ -93,7 +93,7 @@ def schedule_checker(conn: sqlite3.Connection | None) -> Callable[[pl.Series, dt
     from usmca.nomenclature import schedule as sched
 
     def known(codes: pl.Series, on: dt.date) -> pl.Series:
-        return pl.Series([sched.exists(c, on, conn=conn) for c in codes.to_list()], dtype=pl.Boolean)
+        return pl.Series(sched.exists_many(codes.to_list(), on, conn=conn), dtype=pl.Boolean)
 
     return known
 
@@ -278,6 +278,65 @@ def _exclusion_candidates(gen: Any) -> Callable[[str, str], bool] | None:
     return candidate
 
 
+def _exclusion_frame(gen: Any, conn: sqlite3.Connection) -> Callable[[pl.DataFrame], pl.DataFrame]:
+    """``exclusion`` for every pair of a frame at once (columns _g6, _m6), as ``general._excluded`` decides
+    it: paragraph (k) (a good of Chapters 1-27 and a material of its subheading) excludes for certain;
+    otherwise an exception excludes when it names both codes, for certain when both sides are settled
+    without facts (``general.exclusion_sides``). 2 certain, 1 depends on facts (or a code could not be
+    read), 0 none. Sides are computed once per distinct code, pairs combined by joins."""
+    k_scope = gen.provisions().k_scope
+    side_memo: dict[tuple[str, str], tuple[tuple[int, bool], ...] | None] = {}
+
+    def sides(code: str, side: str) -> tuple[tuple[int, bool], ...] | None:
+        key = (code, side)
+        if key not in side_memo:
+            try:
+                side_memo[key] = gen.exclusion_sides(code, side, conn)
+            except UsmcaError:
+                side_memo[key] = None  # as the per-pair hook: a code the provisions cannot read -> 1
+        return side_memo[key]
+
+    def table(codes: list[str], side: str, col: str) -> tuple[pl.DataFrame, list[str]]:
+        rows: list[tuple[str, int, bool]] = []
+        bad: list[str] = []
+        for c in codes:
+            got = sides(c, side)
+            if got is None:
+                bad.append(c)
+            else:
+                rows.extend((c, i, cert) for i, cert in got)
+        schema = {col: pl.String, "_exc": pl.Int32, f"{col}_cert": pl.Boolean}
+        return pl.DataFrame(rows, schema=schema, orient="row"), bad
+
+    def frame(pairs: pl.DataFrame) -> pl.DataFrame:
+        keys = pairs.select("_g6", "_m6").unique()
+        gx, g_bad = table(keys["_g6"].unique().to_list(), "good", "_g6")
+        mx, m_bad = table(keys["_m6"].unique().to_list(), "material", "_m6")
+        named = (
+            keys.join(gx, on="_g6")
+            .join(mx, on=["_m6", "_exc"])
+            .group_by("_g6", "_m6")
+            .agg((pl.col("_g6_cert") & pl.col("_m6_cert")).any().alias("_cert"))
+        )
+        k_goods = [c for c in keys["_g6"].unique().to_list() if k_scope.contains(c[:2])]
+        out = keys.join(named, on=["_g6", "_m6"], how="left").with_columns(
+            pl.when(pl.col("_g6").is_in(k_goods) & (pl.col("_g6") == pl.col("_m6")))
+            .then(2)
+            .when(pl.col("_g6").is_in(g_bad) | pl.col("_m6").is_in(m_bad))
+            .then(1)
+            .when(pl.col("_cert"))
+            .then(2)
+            .when(pl.col("_cert").is_not_null())
+            .then(1)
+            .otherwise(0)
+            .cast(pl.Int8)
+            .alias("excl")
+        )
+        return pairs.join(out.drop("_cert"), on=["_g6", "_m6"], how="left")
+
+    return frame
+
+
 def general_hooks() -> tuple[Callable[[str, str], int] | None, Callable[[str], str] | None]:
     """The de minimis provisions of ``usmca.rules.general`` in the shape the kernel takes (see
     ``kernel.evaluate``), mirroring ``criteria.de_minimis_value`` and ``determine._de_minimis``."""
@@ -330,8 +389,10 @@ def general_hooks() -> tuple[Callable[[str, str], int] | None, Callable[[str], s
         return "+".join(names)
 
     # Its answer reads six digits of each code (the candidate index and ``seen`` are keyed so): the kernel may
-    # ask once per distinct pair of subheadings.
+    # ask once per distinct pair of subheadings, or all pairs at once through ``frame``.
     exclusion.reads_six_digits = True  # type: ignore[attr-defined]
+    if hasattr(gen, "exclusion_sides") and hasattr(gen, "provisions"):
+        exclusion.frame = _exclusion_frame(gen, memo_conn)  # type: ignore[attr-defined]
     return exclusion, mode
 
 

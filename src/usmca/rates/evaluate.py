@@ -324,16 +324,19 @@ def evaluate(
         key = normalize_unit(k)
         qs[key] = _to_decimal(f"quantities[{k}]", q)
     bd = _to_decimal("base_duty", base_duty) if base_duty is not None else None
+    needs: tuple[str, ...] = ()
     try:
         part = _eval(rate, _Ctx(v, qs, bd))
+        needs = tuple(dict.fromkeys(part.needs))
+        if part.amount is None:
+            formula = f"{part.expr} = ? (needs {'; '.join(needs)})"
+        else:
+            # rounding to cents is where a huge product of the rate's figures overflows the precision
+            formula = part.expr + (f" = {part.detail}" if part.detail else "") + f" = {fmt_money(part.amount)}"
     except InvalidOperation:
-        # A rate whose own figures exceed decimal precision (e.g. a 60-digit number in the text).
+        # A rate whose own figures exceed decimal precision (e.g. a 60-digit number in the text, or a
+        # 26-digit percentage whose duty cannot be rounded to cents).
         raise InputError("rate", rate.text, "its figures are too large to evaluate exactly") from None
-    needs = tuple(dict.fromkeys(part.needs))
     keys = tuple(dict.fromkeys(part.keys))
     notes = tuple(dict.fromkeys(part.notes))
-    if part.amount is None:
-        formula = f"{part.expr} = ? (needs {'; '.join(needs)})"
-    else:
-        formula = part.expr + (f" = {part.detail}" if part.detail else "") + f" = {fmt_money(part.amount)}"
     return Evaluation(part.amount, formula, needs, keys, notes)

@@ -233,9 +233,7 @@ class GeneralProvisions:
 
     def _exception(self, e: dict[str, Any]) -> _ExceptionRule:
         if not str(e["citation"]).startswith("CUSMA ROO Regulations s. 5(3)"):
-            raise DataError(
-                f"{DATA_FILE}: exception {e.get('paragraph')} cites {e['citation']!r}, not s. 5(3)"
-            )
+            raise DataError(f"{DATA_FILE}: exception {e.get('paragraph')} cites {e['citation']!r}, not s. 5(3)")
         return _ExceptionRule(
             str(e["paragraph"]),
             e["citation"],
@@ -279,9 +277,7 @@ def provisions() -> GeneralProvisions:
 def _code(value: str, field: str, min_digits: int = 4) -> str:
     d = normalize_code(value, field)
     if len(d) < min_digits:
-        raise InputError(
-            field, value, f"at least {min_digits} digits are needed to apply the de minimis rules"
-        )
+        raise InputError(field, value, f"at least {min_digits} digits are needed to apply the de minimis rules")
     return d
 
 
@@ -298,17 +294,14 @@ def de_minimis_policy(good_hts: str) -> DeMinimisPolicy:
         if g.startswith("9619"):
             tests.append(p.value_test)  # heading 96.19 is outside s. 5(3)(l): both tests are open
         else:
-            notes.append(
-                "s. 5(3)(l): the value de minimis of s. 5(1) does not apply to goods of Chapters 50-63"
-            )
+            notes.append("s. 5(3)(l): the value de minimis of s. 5(1) does not apply to goods of Chapters 50-63")
         tests.append(p.textile_test)
     else:
         tests.append(p.value_test)
     k = p.k_scope.contains(g)
     if k:
         notes.append(
-            f"s. 5(3)(k): only materials of a different subheading than the good may use de minimis "
-            f"({p.k_citation})"
+            f"s. 5(3)(k): only materials of a different subheading than the good may use de minimis ({p.k_citation})"
         )
     cite = "; ".join(dict.fromkeys(t.citation for t in tests))
     return DeMinimisPolicy(g, tuple(tests), p.rvc_test, k, p.counts_in_rvc, tuple(notes), cite)
@@ -336,6 +329,22 @@ def _needs(hit: list[_Clause]) -> tuple[str, ...]:
     if any(c.condition is None for c in hit):
         return ()
     return tuple(dict.fromkeys(c.condition for c in hit if c.condition))
+
+
+def exclusion_sides(code: str, side: str, conn: sqlite3.Connection) -> tuple[tuple[int, bool], ...]:
+    """One side of ``_excluded`` for one code (its first six digits are read): the s. 5(3) exceptions (by
+    index in ``provisions().exceptions``) whose good (``side="good"``) or material clauses name an HS 2017
+    counterpart of the code, each with whether that side is settled without facts (every counterpart named,
+    an unconditional clause). An exception excludes a pair for certain when both sides are settled, and
+    depending on facts when both are named; a portfolio combines sides per pair instead of asking per pair."""
+    p = provisions()
+    olds = _hs2017(code, conn)
+    out = []
+    for i, e in enumerate(p.exceptions):
+        hit, full = _side(e.good if side == "good" else e.material, olds)
+        if hit:
+            out.append((i, full and not _needs(hit)))
+    return tuple(out)
 
 
 def de_minimis_excluded(
@@ -441,9 +450,7 @@ def deemed_originating(hts: str, *, conn: sqlite3.Connection | None = None) -> D
     per_old = {o: [s for s in p.schedule_2 if s.subheadings.contains(o)] for o in olds}
     listed = [o for o, hits in per_old.items() if hits]
     if not listed:
-        return DeemedOriginating(
-            d, "not_listed", None, (), (), reason="not referred to in Schedule 2", **base
-        )
+        return DeemedOriginating(d, "not_listed", None, (), (), reason="not referred to in Schedule 2", **base)
     s = per_old[listed[0]][0]
     if len(listed) < len(olds):
         return DeemedOriginating(
@@ -478,9 +485,7 @@ def deemed_originating(hts: str, *, conn: sqlite3.Connection | None = None) -> D
         reason += f"; HS 2017 counterpart(s) {', '.join(olds)}"
     if needs:
         reason += f"; the good must be {s.desc} (fact {s.condition})"
-    return DeemedOriginating(
-        d, "deemed_originating", s.group, s.codes_as_written, needs, reason=reason, **base
-    )
+    return DeemedOriginating(d, "deemed_originating", s.group, s.codes_as_written, needs, reason=reason, **base)
 
 
 # ---------------------------------------------------------------- build support
