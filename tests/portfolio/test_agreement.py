@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from usmca.origin.case import parse_case
 from usmca.origin.determine import determine
-from usmca.portfolio.kernel import RuleTables, evaluate
+from usmca.portfolio.kernel import RuleTables, evaluate, match_rules
 from usmca.portfolio.read import BOM_COLUMNS, PRODUCT_COLUMNS, check_portfolio
 from usmca.portfolio.run import (
     case_dict,
@@ -261,3 +261,24 @@ def test_exclusion_frame_equals_per_pair_hook(conn: Any) -> None:
     mismatch = [(g, m, e, want[(g, m)]) for g, m, e in rows if e != want[(g, m)]]
     assert not mismatch, mismatch[:10]
     assert set(got["excl"].to_list()) == {0, 1, 2}  # the sample reaches every answer
+
+
+@pytest.mark.slow
+def test_agreement_on_rules_with_provenance_notes(conn: Any) -> None:
+    """Structured rules that carry provenance notes (e.g. a rule number inferred from record order) are
+    evaluated by the kernel as the engine evaluates them: goods covered only by such rules, random bills."""
+    from usmca.portfolio.synth import SynthSpec, codes_from_store, synth_portfolio
+    from usmca.rules.corpus import load_corpus
+
+    corpus = load_corpus(conn)
+    tables = RuleTables.from_rules(corpus.rules)
+    noted = {i for i, r in enumerate(tables.rules) if r.status == "structured" and r.provenance.defects}
+    assert noted
+    codes = codes_from_store(conn, ON)
+    m = match_rules(pl.Series("hts", codes, pl.String), tables).filter(pl.col("rule_idxs").list.len() == 1)
+    goods = [h for h, idx in m.select("hts", pl.col("rule_idxs").list.first()).iter_rows() if idx in noted]
+    assert len(goods) > 100
+    spec = SynthSpec(skus=300, lines=6, seed=3, multi_level=0.0, date=ON)
+    products, bom, _decl = synth_portfolio(spec, sorted(goods), codes)
+    n = _agree(products.to_dicts(), bom.to_dicts(), corpus, tables)
+    assert n > 150

@@ -172,8 +172,9 @@ def kernel_blocker(rule: Rule) -> str | None:
     """Why the kernel cannot evaluate this rule by itself (None = it can)."""
     if rule.status != "structured" or rule.unparsed_reason:
         return f"rule {rule.id} is {rule.status}"
-    if rule.provenance.defects:
-        return f"rule {rule.id} has source defects"
+    # Provenance notes on a structured rule (e.g. "rule number inferred from record order") do not change
+    # what it requires: the single-good engine applies such a rule as written (only status "defective"
+    # makes it undecided), and so does the kernel.
     if rule.use or rule.valid_from or rule.valid_to or getattr(rule, "trade", ()):
         return f"rule {rule.id} depends on end use, date or trade direction"
     if getattr(rule, "good", None) is not None:
