@@ -72,6 +72,7 @@ def main() -> None:
         flush_memo,
         general_hooks,
         load_rule_tables,
+        note_needs_hook,
         parts_hook,
         schedule_checker,
         screen,
@@ -92,6 +93,7 @@ def main() -> None:
         known_codes=schedule_checker(conn),
     )
     t_read = time.perf_counter() - t
+    peak_read = peak_gib()
     n_lines = pf.bom.height
     n_skus = pf.products.height
 
@@ -112,12 +114,11 @@ def main() -> None:
         dm_mode=mode,
         parts_in_nomenclature=parts_hook(ON, conn),
         deemed_originating=deemed_hook(conn),
+        note_needs=note_needs_hook(corpus),
     )
     t_kernel = time.perf_counter() - t
     flush_memo(conn)
-    kernel_lines = pf.bom.join(
-        kr.results.select(pl.col("sku").alias("parent_sku")), on="parent_sku", how="semi"
-    ).height
+    kernel_lines = pf.bom.join(kr.results.select(pl.col("sku").alias("parent_sku")), on="parent_sku", how="semi").height
     n_fb = kr.fallback.height + scr.height + multi.height
 
     total = t_read + t_screen + t_kernel
@@ -126,8 +127,8 @@ def main() -> None:
         f"{len(pf.skipped):,}; row problems: {len(pf.errors):,}"
     )
     print(f"rule tables: {t_rules:.2f} s ({len(tables.rules)} rules)")
-    print(f"read+check+declarations: {t_read:.2f} s  ({n_lines / t_read:,.0f} lines/s)")
-    print(f"screen (Part 6, chapter rules, Schedule 2 per distinct code): {t_screen:.2f} s")
+    print(f"read+check+declarations: {t_read:.2f} s  ({n_lines / t_read:,.0f} lines/s; peak so far {peak_read:.2f} GiB)")
+    print(f"screen (Part 6, Schedule 2 per distinct code): {t_screen:.2f} s")
     print(
         f"kernel: {t_kernel:.2f} s  ({kernel_lines:,} lines decided, {kernel_lines / t_kernel:,.0f} lines/s; "
         f"{kr.results.height:,} SKUs)"
@@ -155,9 +156,7 @@ def main() -> None:
         from usmca.portfolio.run import add_exposure
 
         t = time.perf_counter()
-        res = kr.results.join(
-            pf.products.select("sku", "hts", "country_of_origin", "annual_value", "date"), on="sku"
-        )
+        res = kr.results.join(pf.products.select("sku", "hts", "country_of_origin", "annual_value", "date"), on="sku")
         _out, how = add_exposure(res, conn)
         print(f"exposure: {time.perf_counter() - t:.1f} s ({how})")
     print(f"peak memory (this process, max RSS): {peak_gib():.2f} GiB; cores: {os.cpu_count()}")

@@ -193,3 +193,16 @@ def test_unknown_origin_with_store(conn: sqlite3.Connection) -> None:
         [{"id": "legs", "hts": "9403.91", "origin": "unknown", "value": 45}],
     )
     assert d.status == "non_originating" and d.needs[0].startswith("materials[0].origin (legs)")
+
+
+def test_no_branch_written_for_the_code_is_unresolved(conn: sqlite3.Connection) -> None:
+    """Rule GN11(o)/03/2 reaches 0309.90 only through the HS 2017 -> 2022 correlation, and both of its branches
+    are written for 0306.11-0308.90: the engine says which branch governs is open (it used to crash)."""
+    d = run(
+        conn,
+        {"hts": "0309.90.10.61", "transaction_value": "100"},
+        [{"hts": "0306.16.00.03", "value": "30", "origin": "non_originating"}],
+    )
+    assert d.status == "unresolved"
+    assert d.rule is not None and d.rule["id"] == "GN11(o)/03/2"
+    assert any("no alternative of GN11(o)/03/2 is written for 0309.90.10.61" in n for n in d.needs)

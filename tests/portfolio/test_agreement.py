@@ -23,6 +23,7 @@ from usmca.portfolio.run import (
     deemed_hook,
     determination_row,
     general_hooks,
+    note_needs_hook,
     run_portfolio,
     screen,
 )
@@ -114,7 +115,11 @@ KEYS = ("status", "criterion", "rule_id", "rvc_transaction_value", "rvc_net_cost
 
 
 def _agree(
-    prods: list[dict[str, str | None]], bom: list[dict[str, str | None]], corpus: Corpus, tables: RuleTables
+    prods: list[dict[str, str | None]],
+    bom: list[dict[str, str | None]],
+    corpus: Corpus,
+    tables: RuleTables,
+    seen: list[dict[str, Any]] | None = None,  # collects {"kernel": row, "engine": row} per checked SKU
 ) -> int:
     p, b = _frames(prods, bom)
     pf = check_portfolio(p, b, None, on=ON)
@@ -127,6 +132,7 @@ def _agree(
         dm_exclusion=exclusion,
         dm_mode=mode,
         deemed_originating=deemed_hook(None),
+        note_needs=note_needs_hook(corpus),
     )
     prod = {r["sku"]: r for r in pf.products.iter_rows(named=True)}
     by_parent: dict[str, list[dict[str, Any]]] = {}
@@ -139,6 +145,8 @@ def _agree(
         got = {key: k[key] for key in KEYS}
         want = {key: ref[key] for key in KEYS}
         assert got == want, (k["sku"], prod[k["sku"]]["hts"], by_parent.get(k["sku"]), got, want, d.needs)
+        if seen is not None:
+            seen.append({"kernel": k, "engine": ref})
         if k["status"] != "originating":
             assert set(k["blockers"]) <= {ln["component_id"] for ln in by_parent.get(k["sku"], [])}
         checked += 1
@@ -282,3 +290,30 @@ def test_agreement_on_rules_with_provenance_notes(conn: Any) -> None:
     products, bom, _decl = synth_portfolio(spec, sorted(goods), codes)
     n = _agree(products.to_dicts(), bom.to_dicts(), corpus, tables)
     assert n > 150
+
+
+@pytest.mark.slow
+def test_agreement_on_goods_with_chapter_rule_requirements(conn: Any) -> None:
+    """Goods whose GN 11(o) chapter rules add a requirement (a fact no portfolio row states): the kernel
+    answers as the engine does (passing (B) -> unresolved naming the fact; (D) and the rest unchanged)."""
+    from usmca.portfolio.synth import SynthSpec, codes_from_store, synth_portfolio
+    from usmca.rules.corpus import load_corpus
+
+    corpus = load_corpus(conn)
+    tables = RuleTables.from_rules(corpus.rules)
+    needs = note_needs_hook(corpus)
+    assert needs is not None
+    codes = codes_from_store(conn, ON)
+    m = match_rules(pl.Series("hts", codes, pl.String), tables).filter(pl.col("rule_idxs").list.len() == 1)
+    goods = [h for h in m["hts"].to_list() if needs(h)]
+    assert len(goods) > 20
+    spec = SynthSpec(skus=400, lines=5, seed=4, multi_level=0.0, date=ON)
+    products, bom, _decl = synth_portfolio(spec, sorted(goods), codes)
+    seen: list[dict[str, Any]] = []
+    n = _agree(products.to_dicts(), bom.to_dicts(), corpus, tables, seen)
+    noted = [x for x in seen if any(".facts.GN11(o)" in n for n in x["kernel"]["needs"])]
+    assert n > 40 and len(noted) > 5, (n, len(noted))
+    for x in noted:  # the facts are named exactly as the engine names them (it may add others, e.g. unknown
+        # material origins, which the kernel does not list: ``needs`` is not among the agreed KEYS)
+        facts = [n for n in x["engine"]["needs"] if ".facts." in n]
+        assert list(x["kernel"]["needs"]) == facts, x

@@ -88,9 +88,7 @@ def test_rule_change_reevaluates_only_its_goods(conn: Any) -> None:
     tables = RuleTables.from_rules(RULES)
     state = initial_state(_checked(DECL), on=ON, corpus=corpus, tables=tables, exposure=False)
     # rule 3 loses its exclusion of silk: only the 9404.90 goods (K0, K1, K4) are re-evaluated
-    new3 = rule(
-        "3", "9404.90", alt("", TariffShift("any_other", "chapter", except_from=CodeSet.of("5111-5113")))
-    )
+    new3 = rule("3", "9404.90", alt("", TariffShift("any_other", "chapter", except_from=CodeSet.of("5111-5113"))))
     res = state.update_rules([new3])
     assert state.last_reevaluated == 3
     rules2 = [new3 if r.id == "T/3" else r for r in RULES]

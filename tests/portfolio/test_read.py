@@ -68,10 +68,7 @@ def test_declarations_by_date_and_supplier(tmp_path: Path) -> None:
         "S1,,yes,2026-01-01,2026-12-31,C-1\nS2,m2,no,,,C-2\nS2,,yes,,,C-3\n"
     )
     pf = read_portfolio(tmp_path / "p.csv", tmp_path / "b.csv", tmp_path / "d.csv", on=ON)
-    got = {
-        (r["parent_sku"], r["component_id"]): (r["origin"], r["declaration"])
-        for r in pf.bom.iter_rows(named=True)
-    }
+    got = {(r["parent_sku"], r["component_id"]): (r["origin"], r["declaration"]) for r in pf.bom.iter_rows(named=True)}
     assert got[("A", "m1")] == ("originating", "C-1")  # supplier-wide, in its window
     assert got[("A", "m2")] == ("non_originating", "C-2")  # the component's own declaration wins
     assert got[("A", "m3")] == ("non_originating", None)  # the bill's own origin stays

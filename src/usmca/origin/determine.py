@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from usmca.errors import DataError, InputError, UsmcaError
+from usmca.errors import DataError, InputError, ReferenceNotFound, UsmcaError
 from usmca.nomenclature.codes import format_code
 from usmca.origin import criteria as K
 from usmca.origin import rvc as R
@@ -96,9 +96,7 @@ def _optional(mod: str) -> Any:
         return None
 
 
-def determine(
-    case: OriginCase, *, corpus: Any = None, conn: sqlite3.Connection | None = None
-) -> Determination:
+def determine(case: OriginCase, *, corpus: Any = None, conn: sqlite3.Connection | None = None) -> Determination:
     """Decide whether ``case.good`` originates, by which criterion, and why (interchange section 2)."""
     if corpus is None:
         if conn is None:
@@ -196,7 +194,7 @@ def _check_codes(case: OriginCase, ctx: _Ctx) -> str | None:
         if ok is None:
             ok = _EXISTS[key] = sched.exists(code, case.date, conn=conn)
         if not ok:
-            raise InputError(
+            raise ReferenceNotFound(
                 field,
                 format_code(code),
                 f"no such code in the tariff schedule on {case.date} (revision {rev.label})",
@@ -234,9 +232,7 @@ class _Res:
             "required": {"transaction_value": None, "net_cost": None},
         }
     )
-    de_minimis: dict[str, Any] = field(
-        default_factory=lambda: {"applied": False, "share": 0.0, "limit": 0.10}
-    )
+    de_minimis: dict[str, Any] = field(default_factory=lambda: {"applied": False, "share": 0.0, "limit": 0.10})
     vnm: Decimal | None = None
     rvc_subject: bool = False  # the deciding path has an RVC requirement (s.8(6) proviso)
     intermediates_with_rvc: tuple[str, ...] = ()
@@ -301,19 +297,14 @@ def _what_if(
         changed = uncertain
     if not changed:
         return
-    joint = (
-        len(changed) > 1
-        and changed == uncertain
-        and all(flipped({ln.path}) != "originating" for ln in changed)
-    )
+    joint = len(changed) > 1 and changed == uncertain and all(flipped({ln.path}) != "originating" for ln in changed)
     for ln in changed:
         sub = parts.get(ln.path)
         if sub is not None:
             res.needs.extend(sub.needs)
             state = "unresolved" if sub.status == "unresolved" else "not shown (see its needs)"
             res.needs.append(
-                f"{ln.path} ({ln.label}): its origin is {state}; the good would originate if it were "
-                "originating"
+                f"{ln.path} ({ln.label}): its origin is {state}; the good would originate if it were originating"
             )
             if sub.status == "unresolved":
                 res.status = "unresolved"
@@ -425,16 +416,12 @@ def _self_produced(
     else:
         vnm = sub.vnm  # s.7(5)(a) (self-produced) or s.9(3) (statement): the non-originating inputs' value
         if vnm is None:
-            needs = tuple(n for n in sub.needs if n.endswith(".value")) or (
-                f"{path}: values of its materials",
-            )
+            needs = tuple(n for n in sub.needs if n.endswith(".value")) or (f"{path}: values of its materials",)
     detail = [f"{sub.status}{crit}"]
     if sub.rule:
         detail.append(f"rule {sub.rule['id']}")
     figs = [
-        f"{sub.rvc[k]}% {lab}"
-        for k, lab in (("transaction_value", "TV"), ("net_cost", "NC"))
-        if sub.rvc[k] is not None
+        f"{sub.rvc[k]}% {lab}" for k, lab in (("transaction_value", "TV"), ("net_cost", "NC")) if sub.rvc[k] is not None
     ]
     if figs:
         detail.append(
@@ -443,8 +430,7 @@ def _self_produced(
     if sub.needs:
         detail.append("needs: " + "; ".join(sub.needs))
     detail.append(
-        f"adds {K.money(vnm)} to VNM"
-        + (" (designated intermediate material, s.8(6))" if m.intermediate else "")
+        f"adds {K.money(vnm)} to VNM" + (" (designated intermediate material, s.8(6))" if m.intermediate else "")
     )
     trace.append(
         _t(
@@ -592,9 +578,7 @@ def _schedule_2(gv: K.GoodView, res: _Res, ctx: _Ctx) -> _Res:
         res.trace.append(_t("s.3(7) Schedule 2", do.citation, f"listed if {', '.join(missing)}: {do.reason}"))
         if res.status == "non_originating":
             res.status = "unresolved"
-        res.needs.extend(
-            f"{gv.path}.facts.{k}: true if the good is as Schedule 2 describes it" for k in missing
-        )
+        res.needs.extend(f"{gv.path}.facts.{k}: true if the good is as Schedule 2 describes it" for k in missing)
         return res
     res.trace.append(
         _t(
@@ -680,9 +664,7 @@ def _psr(
     failed: list[tuple[Rule, Alternative, list[K.Check]]] = []
     for rule in rules:
         defect = _rule_defect(rule)
-        if (
-            rule.good is not None
-        ):  # rules of one scope told apart by what the good is ("For a body stamping ...")
+        if rule.good is not None:  # rules of one scope told apart by what the good is ("For a body stamping ...")
             sib = [r.good for r in rules if r is not rule and r.good is not None]
             q = K.qualifier(rule.good, gv, sib, rule.citation)
             res.trace.append(_t(f"(B) which rule: {rule.id}", rule.citation, q.detail))
@@ -699,9 +681,7 @@ def _psr(
             where = f"{rule.citation}{', ' + K.alternative_label(alt) if alt.label else ''}"
             for ch in checks:
                 cit = ch.citation if where in ch.citation else f"{ch.citation}; {where}"
-                res.trace.append(
-                    _t(f"(B) {K.alternative_label(alt)}: {ch.kind.replace('_', ' ')}", cit, ch.detail)
-                )
+                res.trace.append(_t(f"(B) {K.alternative_label(alt)}: {ch.kind.replace('_', ' ')}", cit, ch.detail))
             if verdict is True:
                 res.checks, res.rule, res.status = checks, _rule_ref(rule, alt), "originating"
                 _record(res, checks, alt, ctx, gv)
@@ -712,6 +692,18 @@ def _psr(
         res.checks, res.rule = checks, _rule_ref(rule, alt)
         res.needs = list(dict.fromkeys(n for _r, _a, cs in pending for ch in cs for n in ch.needs))
         _record(res, checks, alt, ctx, gv)
+        return None
+    if not failed:
+        # The rule covers the code, yet each branch is written for other codes of its scope (a scope extended
+        # to a new HS 2022 subheading by correlation, say): which branch governs is not for us to guess.
+        rule = rules[0]
+        why = (
+            f"no alternative of {rule.id} is written for {format_code(gv.hts)}: its branches name other codes "
+            "of the rule's scope (see the rule's mapping notes); check the official GN 11(o) text"
+        )
+        res.trace.append(_t("(B) which alternative", rule.citation, why))
+        res.rule = _rule_ref(rule, None)
+        res.needs = [f"{gv.path}.hts: {why}"]
         return None
     # Report the alternative that went furthest: one whose RVC was computed, else the first.
     rule, alt, checks = next((f for f in failed if any("required" in c.figures for c in f[2])), failed[0])
@@ -773,8 +765,7 @@ def _alternative(
                 f"this alternative could not be structured: {alt.unparsed_reason}",
                 where,
                 needs=(
-                    f"{gv.path}: {rule.id} {K.alternative_label(alt)} needs reading by hand "
-                    f"({alt.unparsed_reason})",
+                    f"{gv.path}: {rule.id} {K.alternative_label(alt)} needs reading by hand ({alt.unparsed_reason})",
                 ),
             )
         )
@@ -804,12 +795,9 @@ def _alternative(
                 K.Check(
                     "tariff_shift",
                     None,
-                    f"{K.names(sr.undecided)}: the code is too short to decide "
-                    f"'{alt.shift.text or alt.shift.kind}'",
+                    f"{K.names(sr.undecided)}: the code is too short to decide '{alt.shift.text or alt.shift.kind}'",
                     where,
-                    needs=tuple(
-                        f"{ln.path}.hts: classify to at least {digits} digits" for ln in sr.undecided
-                    ),
+                    needs=tuple(f"{ln.path}.hts: classify to at least {digits} digits" for ln in sr.undecided),
                 )
             )
         if not failing:
@@ -834,19 +822,12 @@ def _alternative(
             )
             dm = _de_minimis(gv, failing, lines, ctx)
             if dm.passed:  # s.5(1): the failing materials are tolerated; the shift requirement is met
-                checks[-1] = replace(
-                    checks[-1], passed=True, detail=checks[-1].detail + " - tolerated by de minimis"
-                )
+                checks[-1] = replace(checks[-1], passed=True, detail=checks[-1].detail + " - tolerated by de minimis")
             elif dm.passed is None:  # de minimis undecided: so is the shift requirement
                 checks[-1] = replace(checks[-1], passed=None, needs=dm.needs)
             checks.append(dm)
     req = _required_rvc(alt.rvc, au)
-    if (
-        au.part is not None
-        and getattr(au.part, "rvc_only", False)
-        and au.part.status == "applies"
-        and req is None
-    ):
+    if au.part is not None and getattr(au.part, "rvc_only", False) and au.part.status == "applies" and req is None:
         checks.append(
             K.Check(
                 "automotive",
@@ -869,9 +850,7 @@ def _de_minimis(gv: K.GoodView, failing: Sequence[K.Line], lines: Sequence[K.Lin
     by the weight of a textile good; s.5(7) by the weight of an apparel good's classifying component)."""
     gen = ctx.general
     if gen is None:
-        raise DataError(
-            "the general provisions (usmca.rules.general) are not installed: de minimis cannot be applied"
-        )
+        raise DataError("the general provisions (usmca.rules.general) are not installed: de minimis cannot be applied")
     policy = gen.de_minimis_policy(gv.hts)
 
     def excluded(g: str, m: str) -> Any:
@@ -921,9 +900,7 @@ def _auto(gv: K.GoodView, ctx: _Ctx) -> _Auto:
     auto = ctx.automotive
     if auto is None:
         if gv.hts[:2] == "87" or gv.use in K.VEHICLE_USES:
-            raise DataError(
-                "the automotive rules (usmca.rules.automotive) are not installed: Part 6 cannot be applied"
-            )
+            raise DataError("the automotive rules (usmca.rules.automotive) are not installed: Part 6 cannot be applied")
         return _Auto()
     if gv.hts[:4] in ("8701", "8702", "8703", "8704", "8705", "8706"):
         vr = auto.vehicle_requirement(gv.hts, gv.use, ctx.date, facts=gv.facts, conn=ctx.conn)
@@ -960,9 +937,7 @@ def _rvc_checks(
     if dm.passed:
         figures = {**dm.figures, "required": req, "waived": True}
         return [K.Check("rvc", True, f"not required: {dm.detail}", K.cite("5(4)"), figures=figures)]
-    cit = f"{K.cite('7')}; {where}" + (
-        f"; {req.text}" if req.text and req.text.startswith(("CUSMA", "Part")) else ""
-    )
+    cit = f"{K.cite('7')}; {where}" + (f"; {req.text}" if req.text and req.text.startswith(("CUSMA", "Part")) else "")
     return [replace(K.rvc_test(req, gv, fig, ctx.method, cit), figures={"required": req})]
 
 
@@ -1098,15 +1073,11 @@ def _other_requirements(
     else:
         auto = ctx.automotive
         if criterion in ("A", "C") and vr.rvc is not None:
-            checks.append(
-                K.Check("rvc", True, "produced from originating materials only: RVC 100%", vr.citation)
-            )
+            checks.append(K.Check("rvc", True, "produced from originating materials only: RVC 100%", vr.citation))
         if vr.core_parts_required:
             checks.append(_fact_check("core_parts", auto.check_core_parts(gv.facts)))
         if vr.steel_aluminum is not None:
-            checks.append(
-                _fact_check("steel_aluminum", auto.check_steel_aluminum(vr.steel_aluminum, gv.facts))
-            )
+            checks.append(_fact_check("steel_aluminum", auto.check_steel_aluminum(vr.steel_aluminum, gv.facts)))
         if vr.lvc is not None:
             checks.append(_fact_check("labour_value_content", auto.check_lvc(vr.lvc, gv.facts)))
     for ch in checks:

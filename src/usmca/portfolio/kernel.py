@@ -391,6 +391,7 @@ def evaluate(
     dm_mode: Callable[[str], str] | None = None,
     parts_in_nomenclature: Callable[[str], bool | None] | None = None,
     deemed_originating: Callable[[str], bool] | None = None,
+    note_needs: Callable[[str], list[str]] | None = None,
 ) -> KernelResult:
     """Evaluate SKUs whose bills are final (``lines.origin`` settled; no self-produced lines left).
 
@@ -402,6 +403,9 @@ def evaluate(
     ``parts_in_nomenclature(good_hts)``: whether the schedule's text for the good's subheading names parts
     (s.3(5)(a)); None = not read (the parts fallback is then undecided). ``deemed_originating(good_hts)``: the
     good is listed in Schedule 2 (s.3(7)) with nothing left to state (the rest: ``run.screen``).
+    ``note_needs(good_hts)``: the facts GN 11(o) chapter rules add for the good ("... only if ..."), which a
+    portfolio row does not state: a good that passes (B) is then unresolved naming them
+    (``determine._note_requirements``); (D) and Schedule 2 are not affected.
     """
     p = products.select(
         "sku",
@@ -672,8 +676,14 @@ def evaluate(
     dm_vals = [bool(deemed_originating(g)) if deemed_originating else False for g in dm_codes["ghts"].to_list()]
     r = r.join(dm_codes.with_columns(pl.Series("deemed", dm_vals, pl.Boolean)), on="ghts", how="left")
     deemed = ~b_ok & ~d_win & pl.col("deemed")
+    nn_codes = r.select("ghts").unique()
+    nn_vals = [list(note_needs(g)) if note_needs else [] for g in nn_codes["ghts"].to_list()]
+    r = r.join(nn_codes.with_columns(pl.Series("note_needs", nn_vals, pl.List(pl.String))), on="ghts", how="left")
+    noted = b_ok & (pl.col("note_needs").list.len() > 0)
     status = (
-        pl.when(b_ok | d_win | deemed)
+        pl.when(noted)
+        .then(pl.lit("unresolved"))
+        .when(b_ok | d_win | deemed)
         .then(pl.lit("originating"))
         .when(b_u | pl.col("d_u"))
         .then(pl.lit("unresolved"))
@@ -687,13 +697,15 @@ def evaluate(
     req_nc = pl.when(d_win).then(pl.col("d_req_nc")).otherwise(pl.col("rvc_nc"))
     res = r.with_columns(
         status.alias("status"),
-        pl.when(b_ok).then(pl.lit("B")).when(d_win).then(pl.lit("D")).alias("criterion"),
+        pl.when(noted).then(None).when(b_ok).then(pl.lit("B")).when(d_win).then(pl.lit("D")).alias("criterion"),
         pl.when(shown).then(tv_pct).alias("rvc_transaction_value"),
         pl.when(shown).then(nc_pct).alias("rvc_net_cost"),
         pl.when(shown).then(pl.max_horizontal(tv_pct - req_tv, nc_pct - req_nc)).alias("rvc_margin"),
         pl.when(b_ok | d_win | deemed).then(EMPTY).otherwise(pl.col("fail_comps")).fill_null(EMPTY).alias("blockers"),
         (b_ok & pl.col("dm_ok")).alias("de_minimis"),
-        pl.when(deemed)
+        pl.when(noted)
+        .then(pl.col("note_needs"))
+        .when(deemed)
         .then(EMPTY)
         .otherwise(_needs(b_u, pl.col("d_u"), pl.col("rvc_tv"), pl.col("rvc_nc")))
         .alias("needs"),

@@ -170,8 +170,9 @@ def flush_memo(conn: sqlite3.Connection | None) -> None:
 
 def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None, corpus: Any) -> pl.DataFrame:
     """SKUs the single-good engine must take for facts of the good the kernel does not model, by distinct
-    (hts, use, date): Part 6 (automotive core, principal and complementary parts: ``automotive.core_part``),
-    and chapter rules of GN 11(o) adding a requirement (``determine._note_requirements``). -> sku, reason.
+    (hts, use, date): Part 6 (automotive core, principal and complementary parts: ``automotive.core_part``)
+    and Schedule 2 cases that turn on facts. -> sku, reason. (Chapter rules adding a requirement are the
+    kernel's: ``note_needs_hook``.)
     """
     import importlib
 
@@ -182,7 +183,6 @@ def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None,
     gen = _general()
     keys = products.select("hts", "use", "date").unique()
     reasons: list[str | None] = []
-    notes_cache: dict[str, str | None] = {}
     for hts, use, when in keys.iter_rows():
         reason: str | None = None
         if auto is not None:
@@ -210,18 +210,30 @@ def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None,
                 return None
 
             reason = _memo(conn, f"sched2|{hts[:6]}", sched2)
-        if reason is None and corpus is not None and hasattr(corpus, "notes_for"):
-            if hts not in notes_cache:
-                notes_cache[hts] = None
-                for n in corpus.notes_for(hts):
-                    text = getattr(n, "text", str(n))
-                    if getattr(n, "kind", "") != "underscoring" and ("only if" in text or " must be " in text):
-                        notes_cache[hts] = f"chapter rule {getattr(n, 'id', '')} adds a requirement (a fact)"
-                        break
-            reason = notes_cache[hts]
         reasons.append(reason)
     k = keys.with_columns(pl.Series("reason", reasons, pl.String)).filter(pl.col("reason").is_not_null())
     return products.join(k, on=["hts", "use", "date"], how="inner", nulls_equal=True).select("sku", "reason")
+
+
+def note_needs_hook(corpus: Any) -> Callable[[str], list[str]] | None:
+    """The facts GN 11(o) chapter rules add for a good, worded as the single-good engine words them for a
+    good with no facts stated (``determine._note_requirements``, which this calls)."""
+    if corpus is None or not hasattr(corpus, "notes_for"):
+        return None
+    from types import SimpleNamespace
+
+    from usmca.origin.determine import _note_requirements
+
+    blank = SimpleNamespace(facts={}, path="good")
+    cache: dict[str, list[str]] = {}
+
+    def needs(hts: str) -> list[str]:
+        if hts not in cache:
+            checks = _note_requirements(blank, corpus.notes_for(hts))  # type: ignore[arg-type]
+            cache[hts] = [n for ch in checks for n in ch.needs]
+        return cache[hts]
+
+    return needs
 
 
 def deemed_hook(conn: sqlite3.Connection | None) -> Callable[[str], bool] | None:
@@ -492,6 +504,7 @@ def run_portfolio(
             dm_mode=dm_mode,
             parts_in_nomenclature=parts_hook(on, conn),
             deemed_originating=deemed_hook(conn),
+            note_needs=note_needs_hook(corpus),
         )
     elif backend == "embedded":
         kr = evaluate(
@@ -502,6 +515,7 @@ def run_portfolio(
             dm_mode=dm_mode,
             parts_in_nomenclature=parts_hook(on, conn),
             deemed_originating=deemed_hook(conn),
+            note_needs=note_needs_hook(corpus),
         )
     else:
         raise InputError("--backend", backend, "unknown backend", "embedded or spark")

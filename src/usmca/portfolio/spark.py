@@ -104,11 +104,13 @@ def _hooks(h: dict[str, Any]) -> dict[str, Any]:
     exclusion, mode = general_hooks() if h["general"] else (None, None)
     parts: dict[str, bool | None] = h["parts"]
     deemed: dict[str, bool] = h["deemed"]
+    notes: dict[str, list[str]] = h.get("notes", {})
     return {
         "dm_exclusion": exclusion,
         "dm_mode": mode,
         "parts_in_nomenclature": parts.get,
         "deemed_originating": lambda g: deemed.get(g, False),
+        "note_needs": lambda g: notes.get(g, []),
     }
 
 
@@ -133,6 +135,7 @@ def evaluate_spark(
     dm_mode: Any = None,
     parts_in_nomenclature: Callable[[str], bool | None] | None = None,
     deemed_originating: Callable[[str], bool] | None = None,
+    note_needs: Callable[[str], list[str]] | None = None,
     spark: Any = None,
     partitions: int | None = None,
 ) -> KernelResult:
@@ -143,6 +146,7 @@ def evaluate_spark(
         "general": dm_exclusion is not None or dm_mode is not None,
         "parts": {c: parts_in_nomenclature(c) for c in codes} if parts_in_nomenclature else {},
         "deemed": {c: bool(deemed_originating(c)) for c in codes} if deemed_originating else {},
+        "notes": {c: list(note_needs(c)) for c in codes} if note_needs else {},
     }
     wide = products.select(list(PRODUCT_COLS)).join(
         lines.select(pl.col("parent_sku").alias("sku"), *LINE_COLS), on="sku", how="left"
