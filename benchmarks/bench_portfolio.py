@@ -73,6 +73,7 @@ def main() -> None:
         general_hooks,
         load_rule_tables,
         note_needs_hook,
+        part6_hook,
         parts_hook,
         schedule_checker,
         screen,
@@ -115,6 +116,7 @@ def main() -> None:
         parts_in_nomenclature=parts_hook(ON, conn),
         deemed_originating=deemed_hook(conn),
         note_needs=note_needs_hook(corpus),
+        part6_open=part6_hook(ON, conn),
     )
     t_kernel = time.perf_counter() - t
     flush_memo(conn)
@@ -127,7 +129,9 @@ def main() -> None:
         f"{len(pf.skipped):,}; row problems: {len(pf.errors):,}"
     )
     print(f"rule tables: {t_rules:.2f} s ({len(tables.rules)} rules)")
-    print(f"read+check+declarations: {t_read:.2f} s  ({n_lines / t_read:,.0f} lines/s; peak so far {peak_read:.2f} GiB)")
+    print(
+        f"read+check+declarations: {t_read:.2f} s  ({n_lines / t_read:,.0f} lines/s; peak so far {peak_read:.2f} GiB)"
+    )
     print(f"screen (Part 6, Schedule 2 per distinct code): {t_screen:.2f} s")
     print(
         f"kernel: {t_kernel:.2f} s  ({kernel_lines:,} lines decided, {kernel_lines / t_kernel:,.0f} lines/s; "

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from usmca.origin.case import parse_case
 from usmca.origin.determine import determine
-from usmca.portfolio.kernel import RuleTables, evaluate, match_rules
+from usmca.portfolio.kernel import VEHICLE_HEADINGS, RuleTables, evaluate, match_rules
 from usmca.portfolio.read import BOM_COLUMNS, PRODUCT_COLUMNS, check_portfolio
 from usmca.portfolio.run import (
     case_dict,
@@ -24,6 +24,7 @@ from usmca.portfolio.run import (
     determination_row,
     general_hooks,
     note_needs_hook,
+    part6_hook,
     run_portfolio,
     screen,
 )
@@ -133,6 +134,7 @@ def _agree(
         dm_mode=mode,
         deemed_originating=deemed_hook(None),
         note_needs=note_needs_hook(corpus),
+        part6_open=part6_hook(ON, None),
     )
     prod = {r["sku"]: r for r in pf.products.iter_rows(named=True)}
     by_parent: dict[str, list[dict[str, Any]]] = {}
@@ -317,3 +319,25 @@ def test_agreement_on_goods_with_chapter_rule_requirements(conn: Any) -> None:
         # material origins, which the kernel does not list: ``needs`` is not among the agreed KEYS)
         facts = [n for n in x["engine"]["needs"] if ".facts." in n]
         assert list(x["kernel"]["needs"]) == facts, x
+
+
+@pytest.mark.slow
+def test_agreement_on_part6_parts_with_use_unstated(conn: Any) -> None:
+    """Core, principal and complementary parts of Part 6 with no use stated: each RVC alternative is undecided
+    on the use (the engine's "automotive" check), the others are evaluated as written; kernel == engine."""
+    from usmca.portfolio.synth import SynthSpec, codes_from_store, synth_portfolio
+    from usmca.rules.corpus import load_corpus
+
+    corpus = load_corpus(conn)
+    tables = RuleTables.from_rules(corpus.rules)
+    open_needs = part6_hook(ON, None)
+    codes = codes_from_store(conn, ON)
+    m = match_rules(pl.Series("hts", codes, pl.String), tables).filter(pl.col("rule_idxs").list.len() == 1)
+    goods = [h for h in m["hts"].to_list() if h[:4] not in VEHICLE_HEADINGS and open_needs(h, ON) is not None]
+    assert len(goods) > 50
+    spec = SynthSpec(skus=400, lines=5, seed=6, multi_level=0.0, date=ON)
+    products, bom, _decl = synth_portfolio(spec, sorted(goods), codes)
+    seen: list[dict[str, Any]] = []
+    n = _agree(products.to_dicts(), bom.to_dicts(), corpus, tables, seen)
+    statuses = {x["kernel"]["status"] for x in seen}
+    assert n > 150 and {"unresolved", "originating"} <= statuses, (n, statuses)

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from usmca.nomenclature.codes import CodeSet
-from usmca.portfolio.kernel import RuleTables, evaluate, match_rules, membership, shift_allows
+from usmca.portfolio.kernel import RuleTables, code_ints, evaluate, match_rules, membership, shift_allows
 from usmca.portfolio.read import check_portfolio
 from usmca.rules.grammar import TariffShift
 
@@ -316,9 +316,9 @@ def test_vectorized_shift_equals_grammar(shift: TariffShift, pairs: list[tuple[s
         pl.lit(a["kind"]).alias("kind"),
     )
     mem = membership(df.select("alt_idx", "mhts", "n").unique(), t)
-    got = (
-        df.join(mem, on=["alt_idx", "mhts", "n"], how="left", maintain_order="left")
-        .with_columns(shift_allows().alias("ok"))["ok"]
-        .to_list()
-    )
-    assert got == [shift.allows(m, g) for m, g in rows]
+    joined = df.join(mem, on=["alt_idx", "mhts", "n"], how="left", maintain_order="left")
+    want = [shift.allows(m, g) for m, g in rows]
+    assert joined.with_columns(shift_allows().alias("ok"))["ok"].to_list() == want
+    # the integer form the kernel uses
+    ints = joined.with_columns(*code_ints("mhts", "m"), *code_ints("ghts", "g"))
+    assert ints.with_columns(shift_allows(ints=True).alias("ok"))["ok"].to_list() == want

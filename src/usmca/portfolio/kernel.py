@@ -23,6 +23,7 @@ Multi-level bills are sent to the engine by ``run`` before the kernel runs.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -36,7 +37,9 @@ KINDS = ("any_other", "outside_group", "including_group", "from_codes", "no_chan
 PARTS_RVC_TV, PARTS_RVC_NC = 60, 50  # criterion D thresholds (Article 4.2(d); s.4)
 PARTS_EXCLUDED_CHAPTERS = ("61", "62", "63")
 DM_MODES = ("value", "none", "apparel", "textile", "value+textile")
-AUTOMOTIVE_CHAPTERS = ("87",)
+# Vehicles (s.13 and the other Part 6 vehicle rules, ``determine._auto``): other goods of ch. 87 are parts or
+# other goods, which Part 6 treats as any part (``part6_open``; thresholds are the engine's, ``run.screen``).
+VEHICLE_HEADINGS = ("8701", "8702", "8703", "8704", "8705", "8706")
 VEHICLE_USES = ("passenger_vehicle", "light_truck", "heavy_truck", "other_vehicle")
 
 
@@ -309,11 +312,38 @@ def _branches_for_good(pa: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
     return out.filter(pl.col("_in").is_null() | pl.col("_in")).drop("_in")
 
 
-def shift_allows() -> pl.Expr:
-    """``TariffShift.allows`` over columns kind, n, also_n, mhts, ghts, in_except, in_from, in_group."""
+_POW10 = {i: 10**i for i in range(11)}
+
+
+def code_ints(col: str, prefix: str) -> list[pl.Expr]:
+    """A digit code (at most 10 digits) as ``<prefix>_int`` (padded to 10 digits with 0s) and ``<prefix>_len``:
+    prefixes then compare as integers (``_differs``), with no string made per row."""
+    return [
+        pl.col(col).str.pad_end(10, "0").cast(pl.Int64).alias(f"{prefix}_int"),
+        pl.col(col).str.len_chars().cast(pl.Int32).alias(f"{prefix}_len"),
+    ]
+
+
+def _differs(n: pl.Expr) -> pl.Expr:
+    """``mhts[:n] != ghts[:n]`` on the integer forms (``code_ints``): a code shorter than ``n`` is its whole
+    self, so the two prefixes are equal when they have the same length and the same digits; null when n is."""
+    km = pl.min_horizontal(n, pl.col("m_len"))
+    kg = pl.min_horizontal(n, pl.col("g_len"))
+    um = (10 - km).replace_strict(_POW10, return_dtype=pl.Int64)
+    ug = (10 - kg).replace_strict(_POW10, return_dtype=pl.Int64)
+    same = (km == kg) & (pl.col("m_int") // um == pl.col("g_int") // ug)
+    return pl.when(n.is_not_null()).then(~same)
+
+
+def shift_allows(ints: bool = False) -> pl.Expr:
+    """``TariffShift.allows`` over columns kind, n, also_n, in_except, in_from, in_group and the codes: mhts and
+    ghts as text, or with ``ints`` their integer forms (``code_ints(..., "m")`` and ``code_ints(..., "g")``)."""
     m, g = pl.col("mhts"), pl.col("ghts")
-    differs_n = m.str.slice(0, pl.col("n")) != g.str.slice(0, pl.col("n"))
-    differs_also = m.str.slice(0, pl.col("also_n")) != g.str.slice(0, pl.col("also_n"))
+    if ints:
+        differs_n, differs_also = _differs(pl.col("n")), _differs(pl.col("also_n"))
+    else:
+        differs_n = m.str.slice(0, pl.col("n")) != g.str.slice(0, pl.col("n"))
+        differs_also = m.str.slice(0, pl.col("also_n")) != g.str.slice(0, pl.col("also_n"))
     kind = pl.col("kind")
     body = (
         pl.when(kind == "no_change")
@@ -392,6 +422,7 @@ def evaluate(
     parts_in_nomenclature: Callable[[str], bool | None] | None = None,
     deemed_originating: Callable[[str], bool] | None = None,
     note_needs: Callable[[str], list[str]] | None = None,
+    part6_open: Callable[[str, dt.date | None], list[str] | None] | None = None,
 ) -> KernelResult:
     """Evaluate SKUs whose bills are final (``lines.origin`` settled; no self-produced lines left).
 
@@ -406,9 +437,16 @@ def evaluate(
     ``note_needs(good_hts)``: the facts GN 11(o) chapter rules add for the good ("... only if ..."), which a
     portfolio row does not state: a good that passes (B) is then unresolved naming them
     (``determine._note_requirements``); (D) and Schedule 2 are not affected.
+    ``part6_open(good_hts, date)``: for a good whose use is not stated, the facts Part 6 needs when it lists
+    the part (a core, principal or complementary part, s.14-15, s.20) and so leaves each RVC alternative
+    undecided (``determine._alternative``, the "automotive" check); None when Part 6 sets nothing. Parts for
+    which Part 6 sets a threshold are the engine's (``run.screen``).
     """
-    p = products.select(
-        "sku",
+    # Inside the kernel a SKU is its row number: every join and group-by over the bill's lines then hashes
+    # integers, not strings (several seconds at 20 million lines); names come back at the end.
+    names = products["sku"]
+    p = products.with_row_index("_sid").select(
+        pl.col("_sid").alias("sku"),
         pl.col("hts").alias("ghts"),
         pl.col("country_of_production").alias("cop"),
         "use",
@@ -416,15 +454,20 @@ def evaluate(
         pl.coalesce("net_cost_u", "total_cost_u").alias("nc"),
         # the single-good case gets net_cost when given, else total_cost: only then is total cost a base
         pl.when(pl.col("net_cost_u").is_null()).then(pl.col("total_cost_u")).alias("tc"),
+        (pl.col("date") if "date" in products.columns else pl.lit(None, pl.Date)).alias("date"),
+    )
+    sid = pl.col("parent_sku").replace_strict(
+        names, pl.Series(range(len(names)), dtype=pl.UInt32), default=None, return_dtype=pl.UInt32
     )
     ln = lines.select(
-        pl.col("parent_sku").alias("sku"),
+        sid.alias("sku"),
         pl.col("component_id").alias("comp"),
         pl.col("component_hts").alias("mhts"),
         pl.col("value_u").alias("val"),
         (pl.col("origin") != "originating").alias("nonorig"),
         (pl.col("weight_u") if "weight_u" in lines.columns else pl.lit(None, pl.Int64)).alias("wt"),
     )
+    ln = ln.filter(pl.col("sku").is_not_null())  # lines of other SKUs
     fallback: list[pl.DataFrame] = []
 
     def send_back(df: pl.DataFrame, reason: str | pl.Expr) -> None:
@@ -445,8 +488,8 @@ def evaluate(
         "no bill of materials (wholly obtained is a fact the kernel does not take)",
     )
     p = p.filter(pl.col("n_lines") > 0)
-    auto = p.filter(pl.col("ghts").str.slice(0, 2).is_in(AUTOMOTIVE_CHAPTERS) | pl.col("use").is_in(VEHICLE_USES))
-    send_back(auto, "automotive good")
+    auto = p.filter(pl.col("ghts").str.slice(0, 4).is_in(VEHICLE_HEADINGS) | pl.col("use").is_in(VEHICLE_USES))
+    send_back(auto, "automotive good (a vehicle, or a good for use in one)")
     p = p.join(auto.select("sku"), on="sku", how="anti")
 
     # --- (C) every material originating (s.3(3)): decided before any rule is looked up
@@ -486,12 +529,19 @@ def evaluate(
     p, pa, nl = (d.join(short, on="sku", how="anti") for d in (p, pa, nl))
 
     la = nl.join(
-        pa.select("sku", "ghts", "alt_idx", "kind", "n", "also_n").filter(pl.col("kind").is_not_null()),
+        pa.select("sku", "ghts", "alt_idx", "kind", "n", "also_n")
+        .filter(pl.col("kind").is_not_null())
+        .with_columns(*code_ints("ghts", "g")),
         on="sku",
         how="inner",
     )
     mem = membership(la.select("alt_idx", "mhts", "n").unique(), tables)
-    la = la.join(mem.drop("n"), on=["alt_idx", "mhts"], how="left").with_columns(shift_allows().alias("ok"))
+    la = (
+        # the material code's integer form made once per distinct (alternative, code), carried by the join
+        la.join(mem.drop("n").with_columns(*code_ints("mhts", "m")), on=["alt_idx", "mhts"], how="left")
+        .with_columns(shift_allows(ints=True).alias("ok"))
+        .drop("m_int", "m_len", "g_int", "g_len")
+    )
     fails = la.filter(~pl.col("ok"))
     undivided = pl.col("ghts").str.slice(4, 2) == "00"
     same_sub = (pl.col("mhts").str.slice(0, 6) == pl.col("ghts").str.slice(0, 6)) | (
@@ -551,8 +601,15 @@ def evaluate(
         pl.col("wt").sum().alias("all_wt"), pl.col("wt").is_null().any().alias("all_wt_missing")
     )
 
+    # Part 6 with the use unstated: per distinct (good, date), the facts it needs (null: Part 6 silent)
+    p6_keys = p.filter(pl.col("use").is_null()).select("ghts", "date").unique()
+    p6_vals = [part6_open(g, d) if part6_open else None for g, d in p6_keys.iter_rows()]
+    p6 = p6_keys.with_columns(pl.Series("p6_needs", p6_vals, pl.List(pl.String)))
     sku_base = (
-        p.select("sku", "tv", "nc", "tc", "vnm", "ghts")
+        p.select("sku", "tv", "nc", "tc", "vnm", "ghts", "date", "use")
+        .join(p6, on=["ghts", "date"], how="left", nulls_equal=True)
+        .with_columns(pl.when(pl.col("use").is_null()).then(pl.col("p6_needs")).alias("p6_needs"))
+        .drop("date", "use")
         .with_columns(_within_10(pl.col("vnm")).alias("s54"))
         .join(wbase, on="sku", how="left")
     )
@@ -637,8 +694,13 @@ def evaluate(
         pl.max_horizontal(pl.lit(float(PARTS_RVC_TV)), pl.col("rvc_tv").fill_null(0)).alias("d_tv"),
         pl.max_horizontal(pl.lit(float(PARTS_RVC_NC)), pl.col("rvc_nc").fill_null(0)).alias("d_nc"),
     )
+    # Part 6 open: its "automotive" check (undecided) comes first in each RVC alternative
+    p6_open = pl.col("has_rvc") & pl.col("p6_needs").is_not_null()
     a = a.with_columns(
-        pl.min_horizontal("shift_v", "rvc_v").alias("b_v"),  # three-valued AND (F < U < T)
+        pl.when(p6_open)
+        .then(pl.min_horizontal("shift_v", "rvc_v", pl.lit(U, pl.Int8)))
+        .otherwise(pl.min_horizontal("shift_v", "rvc_v"))
+        .alias("b_v"),  # three-valued AND (F < U < T)
         pl.when(pl.col("d_ap") == F)
         .then(F)
         .otherwise(pl.min_horizontal(pl.col("d_ap"), _rvc_verdict(pl.col("d_tv"), pl.col("d_nc"))))
@@ -707,6 +769,12 @@ def evaluate(
         .then(pl.col("note_needs"))
         .when(deemed)
         .then(EMPTY)
+        .when(b_u & pl.col("p6_needs").is_not_null())
+        .then(
+            pl.concat_list(
+                pl.col("p6_needs"), _needs(b_u, pl.col("d_u"), pl.col("rvc_tv"), pl.col("rvc_nc"))
+            ).list.unique(maintain_order=True)
+        )
         .otherwise(_needs(b_u, pl.col("d_u"), pl.col("rvc_tv"), pl.col("rvc_nc")))
         .alias("needs"),
     )
@@ -734,9 +802,18 @@ def evaluate(
         EMPTY.alias("needs"),
         pl.lit(False).alias("de_minimis"),
     )
-    results = pl.concat([o, c, res.select(list(RESULT_SCHEMA))], how="vertical_relaxed").cast(RESULT_SCHEMA)
-    fb = pl.concat(fallback) if fallback else pl.DataFrame(schema={"sku": pl.String, "reason": pl.String})
-    return KernelResult(results=results, fallback=fb.unique("sku", keep="first", maintain_order=True))
+    schema = pl.Schema({**RESULT_SCHEMA, "sku": pl.UInt32()})
+    results = pl.concat([o, c, res.select(list(RESULT_SCHEMA))], how="vertical_relaxed").cast(schema)
+    fb = (
+        pl.concat(fallback).unique("sku", keep="first", maintain_order=True)
+        if fallback
+        else pl.DataFrame(schema={"sku": pl.UInt32, "reason": pl.String})
+    )
+
+    def named(df: pl.DataFrame) -> pl.DataFrame:
+        return df.with_columns(names.gather(df["sku"]).alias("sku"))
+
+    return KernelResult(results=named(results).cast(RESULT_SCHEMA), fallback=named(fb))
 
 
 def _needs(b_u: pl.Expr, d_u: pl.Expr, req_tv: pl.Expr, req_nc: pl.Expr) -> pl.Expr:

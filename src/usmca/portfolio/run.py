@@ -188,16 +188,8 @@ def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None,
         if auto is not None:
             day = when or on
 
-            def part6(h: str = hts, u: Any = use, d: dt.date = day) -> str | None:
-                try:
-                    if auto.core_part(h, u, d, conn=conn) is not None:
-                        return "Part 6 (automotive) core, principal or complementary part"
-                except UsmcaError as exc:
-                    return f"Part 6 (automotive): {exc}"
-                return None
-
-            # core_part reads the first six digits only
-            reason = _memo(conn, f"part6|{hts[:6]}|{use}|{day}", part6)
+            kind, payload = _part6(auto, hts, use, day, conn)
+            reason = payload if kind == "engine" else None
         if reason is None and gen is not None and hasattr(gen, "deemed_originating"):
 
             def sched2(h: str = hts) -> str | None:
@@ -234,6 +226,48 @@ def note_needs_hook(corpus: Any) -> Callable[[str], list[str]] | None:
         return cache[hts]
 
     return needs
+
+
+def _part6(auto: Any, hts: str, use: str | None, day: dt.date, conn: sqlite3.Connection | None) -> tuple[str, Any]:
+    """What Part 6 does to a good (``automotive.core_part``, as ``determine._auto`` asks it), memoised per
+    (subheading, use, date): ("none", None) it sets nothing; ("open", needs) it lists the part but the use is
+    not stated, so each RVC alternative is undecided on ``needs`` (the kernel takes it); ("engine", reason)
+    anything else (a threshold that replaces the rule's, a use given, an error) goes to the engine."""
+
+    def ask() -> list[Any]:
+        try:
+            cp = auto.core_part(hts, use, day, conn=conn)
+        except UsmcaError as exc:
+            return ["engine", f"Part 6 (automotive): {exc}"]
+        if cp is None:
+            return ["none", None]
+        status = getattr(cp, "status", "")
+        if status == "unresolved":
+            if use is None:
+                return ["open", list(getattr(cp, "needs", ()) or ()) or ["good.use"]]
+        elif status not in ("resolved", "applies") or (cp.rvc is None and not getattr(cp, "rvc_only", False)):
+            return ["none", None]  # exempt, or listed without a threshold: the rule applies as written
+        return ["engine", "Part 6 (automotive) core, principal or complementary part"]
+
+    # core_part reads the first six digits only
+    kind, payload = _memo(conn, f"p6|{hts[:6]}|{use}|{day}", ask)
+    return str(kind), payload
+
+
+def part6_hook(on: dt.date, conn: sqlite3.Connection | None) -> Callable[[str, dt.date | None], list[str] | None]:
+    """``kernel.evaluate``'s ``part6_open`` for goods with no use stated (see ``_part6``)."""
+    import importlib
+
+    try:
+        auto: Any = importlib.import_module("usmca.rules.automotive")
+    except ModuleNotFoundError:
+        return lambda _h, _d: None
+
+    def open_needs(hts: str, day: dt.date | None) -> list[str] | None:
+        kind, payload = _part6(auto, hts, None, day or on, conn)
+        return list(payload) if kind == "open" else None
+
+    return open_needs
 
 
 def deemed_hook(conn: sqlite3.Connection | None) -> Callable[[str], bool] | None:
@@ -505,6 +539,7 @@ def run_portfolio(
             parts_in_nomenclature=parts_hook(on, conn),
             deemed_originating=deemed_hook(conn),
             note_needs=note_needs_hook(corpus),
+            part6_open=part6_hook(on, conn),
         )
     elif backend == "embedded":
         kr = evaluate(
@@ -516,6 +551,7 @@ def run_portfolio(
             parts_in_nomenclature=parts_hook(on, conn),
             deemed_originating=deemed_hook(conn),
             note_needs=note_needs_hook(corpus),
+            part6_open=part6_hook(on, conn),
         )
     else:
         raise InputError("--backend", backend, "unknown backend", "embedded or spark")

@@ -30,6 +30,7 @@ PRODUCT_COLS = (
     "international_shipment_u",
     "total_cost_u",
     "net_cost_u",
+    "date",
 )
 LINE_COLS = ("component_id", "component_hts", "value_u", "origin", "weight_u")
 
@@ -105,12 +106,14 @@ def _hooks(h: dict[str, Any]) -> dict[str, Any]:
     parts: dict[str, bool | None] = h["parts"]
     deemed: dict[str, bool] = h["deemed"]
     notes: dict[str, list[str]] = h.get("notes", {})
+    part6: dict[tuple[str, Any], list[str] | None] = h.get("part6", {})
     return {
         "dm_exclusion": exclusion,
         "dm_mode": mode,
         "parts_in_nomenclature": parts.get,
         "deemed_originating": lambda g: deemed.get(g, False),
         "note_needs": lambda g: notes.get(g, []),
+        "part6_open": lambda g, d: part6.get((g, d)),
     }
 
 
@@ -136,17 +139,23 @@ def evaluate_spark(
     parts_in_nomenclature: Callable[[str], bool | None] | None = None,
     deemed_originating: Callable[[str], bool] | None = None,
     note_needs: Callable[[str], list[str]] | None = None,
+    part6_open: Callable[[str, Any], list[str] | None] | None = None,
     spark: Any = None,
     partitions: int | None = None,
 ) -> KernelResult:
     """``kernel.evaluate`` distributed over Spark partitions; same inputs, same result."""
     spark = spark or local_session()
+    if "date" not in products.columns:
+        products = products.with_columns(pl.lit(None, pl.Date).alias("date"))
     codes = products["hts"].unique().to_list()
     hooks = {
         "general": dm_exclusion is not None or dm_mode is not None,
         "parts": {c: parts_in_nomenclature(c) for c in codes} if parts_in_nomenclature else {},
         "deemed": {c: bool(deemed_originating(c)) for c in codes} if deemed_originating else {},
         "notes": {c: list(note_needs(c)) for c in codes} if note_needs else {},
+        "part6": {(c, d): part6_open(c, d) for c, d in products.select("hts", "date").unique().iter_rows()}
+        if part6_open
+        else {},
     }
     wide = products.select(list(PRODUCT_COLS)).join(
         lines.select(pl.col("parent_sku").alias("sku"), *LINE_COLS), on="sku", how="left"
