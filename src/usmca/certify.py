@@ -81,7 +81,10 @@ class CertificationRequest(_Strict):
     signature: Signature
 
 
-def _add_year(d: dt.date) -> dt.date:
+def _add_year(d: dt.date) -> dt.date | None:
+    """The same day a year later (28 February for 29 February); None past the calendar's last year."""
+    if d.year >= dt.MAXYEAR:
+        return None
     try:
         return d.replace(year=d.year + 1)
     except ValueError:  # 29 February
@@ -128,12 +131,13 @@ def check_parties(req: CertificationRequest) -> None:
     if req.blanket_from is not None and req.blanket_to is not None:
         if req.blanket_to < req.blanket_from:
             raise InputError("blanket_to", str(req.blanket_to), "the blanket period ends before it starts")
-        if req.blanket_to >= _add_year(req.blanket_from):
+        limit = _add_year(req.blanket_from)
+        if limit is not None and req.blanket_to >= limit:
             raise InputError(
                 "blanket_to",
                 str(req.blanket_to),
                 "Annex 5-A element 8: a blanket period is at most 12 months",
-                f"end it before {_add_year(req.blanket_from)}",
+                f"end it before {limit}",
             )
 
 

@@ -21,6 +21,12 @@ class InputError(UsmcaError):
         super().__init__(msg)
 
 
+class ReferenceNotFound(InputError):
+    """Well-formed input naming what the reference data does not hold: a code not in the schedule on the date,
+    a date before the schedule's coverage. The API answers 404 (the same request succeeds once the data holds
+    it); everywhere else it is an InputError like any other."""
+
+
 class DataError(UsmcaError):
     """The reference data is missing, corrupt or does not cover what was asked."""
 

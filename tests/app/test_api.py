@@ -239,7 +239,8 @@ def test_certificate_invalid_after_a_later_failing_determination(client: Any, ke
     assert "INVALID" in pdf_text(client.get(f"/api/v1/certificates/{cert['id']}/pdf").content)
     # The superseded determination can no longer be certified.
     r = client.post("/api/v1/certificates", json=cert_body(det), headers={"X-API-Key": keys["analyst"]})
-    assert r.status_code == 422 and "later determination" in r.json()["error"]["message"]
+    # 409: the body is valid; what is recorded about the determination does not support a certificate.
+    assert r.status_code == 409 and "later determination" in r.json()["error"]["message"]
 
 
 def test_certificate_refused_naming_why(client: Any, keys: dict[str, str]) -> None:
@@ -248,7 +249,7 @@ def test_certificate_refused_naming_why(client: Any, keys: dict[str, str]) -> No
     r = client.post(
         "/api/v1/certificates", json=cert_body(det["record"]["id"]), headers={"X-API-Key": keys["analyst"]}
     )
-    assert r.status_code == 422 and status in r.json()["error"]["message"]
+    assert r.status_code == 409 and status in r.json()["error"]["message"]
 
 
 @pytest.mark.parametrize(

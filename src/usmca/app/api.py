@@ -9,8 +9,10 @@ log.
 
 import asyncio
 import datetime as dt
+import io
 import json
 import os
+import re
 import tempfile
 import threading
 import uuid
@@ -21,17 +23,18 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import orjson
-from fastapi import Depends, FastAPI, File, Form, Header, Query, Request, UploadFile
+from fastapi import Depends, FastAPI, Query, Request, Security
 from fastapi import Path as PathParam
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi.security import APIKeyHeader
+from pydantic import BaseModel, ConfigDict
 
-from usmca.app import records
+from usmca.app import records, schemas
 from usmca.app.db import Database, now
 from usmca.app.models import ROLES, Job, User
-from usmca.errors import DataError, InputError, NotFoundError, StoreMissingError, UsmcaError
+from usmca.errors import DataError, InputError, NotFoundError, ReferenceNotFound, StoreMissingError, UsmcaError
 
 # No `from __future__ import annotations` here: FastAPI reads the route signatures at run time, and some
 # of them refer to the limits in the enclosing function.
@@ -96,7 +99,7 @@ class BodyLimit:
             return
         limit = (
             self.limits.upload_bytes
-            if scope["path"].startswith(f"{API}/portfolio")
+            if scope["path"].startswith((f"{API}/portfolio", f"{API}/scenarios/compare"))
             else self.limits.body_bytes
         )
         length = None
@@ -194,22 +197,24 @@ WRITE_RESPONSES: dict[int | str, dict[str, Any]] = {
     403: {**_ERR, "description": "The key's user lacks the role this request needs"},
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: {**_ERR, "description": "No such record or code"}}
-
-
-class ArchiveRequest(BaseModel):
-    object_type: str = Field(description="determination | certificate | product")
-    object_id: str
-    reason: str = Field(min_length=1, max_length=2000)
-
-
-class UserRequest(BaseModel):
-    username: str = Field(min_length=1, max_length=80)
-    password: str = Field(min_length=12, max_length=200)
-    role: str = Field(description=" | ".join(ROLES))
-
-
-class KeyRequest(BaseModel):
-    name: str = Field(default="api", min_length=1, max_length=80)
+# Well-formed input naming what the reference store does not hold: the same request succeeds once it does.
+NOT_IN_DATA: dict[int | str, dict[str, Any]] = {
+    404: {
+        **_ERR,
+        "description": "A code not in the schedule on the date, or a date before the schedule's coverage "
+        "(the error names the field)",
+    }
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {**_ERR, "description": "The request conflicts with what is recorded (the error says what)"}
+}
+# Writes need an API key; FastAPI publishes it as the `ApiKey` security scheme of each operation that needs it.
+API_KEY = APIKeyHeader(
+    name="X-API-Key",
+    scheme_name="ApiKey",
+    auto_error=False,
+    description="An API key (`usmca users key NAME`); the key's user needs the role the request names.",
+)
 
 
 class JobView(BaseModel):
@@ -245,21 +250,42 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     _handlers(app)
     _routes(app, database, lim)
+    _publish_schemas(app)
     if web:
         from usmca.app.web import mount
 
         mount(app, database)
+    from usmca.app.scenario_api import mount as mount_scenarios
+
+    mount_scenarios(app, database, lim, web=web)
     return app
+
+
+def _publish_schemas(app: FastAPI) -> None:
+    """The OpenAPI document with the request schemas the API enforces (usmca.app.schemas)."""
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            doc = FastAPI.openapi(app)
+            found = doc.setdefault("components", {}).setdefault("schemas", {})
+            found.update(schemas.components())
+        return app.openapi_schema or {}
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 def _handlers(app: FastAPI) -> None:
     from starlette.exceptions import HTTPException as StarletteHTTPException
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_r: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         kinds = {400: "bad_request", 404: "not_found", 405: "method_not_allowed"}
         resp = _error(exc.status_code, kinds.get(exc.status_code, "http_error"), str(exc.detail))
         resp.headers.update(exc.headers or {})  # e.g. Allow on 405
+        if exc.status_code == 405:
+            # Starlette names the methods of the first matching route only; a path served by several routes
+            # (GET and POST handled apart) allows them all.
+            resp.headers["Allow"] = ", ".join(_allowed(request.app, request.scope))
         return resp
 
     @app.exception_handler(ApiError)
@@ -281,6 +307,25 @@ def _handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFoundError)
     async def _nf(_r: Request, exc: NotFoundError) -> JSONResponse:
         return _error(404, "not_found", str(exc))
+
+    @app.exception_handler(ReferenceNotFound)
+    async def _not_in_data(_r: Request, exc: ReferenceNotFound) -> JSONResponse:
+        return _error(
+            404,
+            "not_found",
+            str(exc),
+            field=exc.field,
+            value=_short(exc.value),
+            problem=exc.problem,
+            hint=exc.hint,
+        )
+
+    from usmca.certify import CertificationRefused
+
+    @app.exception_handler(CertificationRefused)
+    async def _refused(_r: Request, exc: CertificationRefused) -> JSONResponse:
+        # The body is valid; what is recorded about the determination does not support a certificate.
+        return _error(409, type(exc).__name__, str(exc))
 
     @app.exception_handler(StoreMissingError)
     async def _store(_r: Request, exc: StoreMissingError) -> JSONResponse:
@@ -334,6 +379,16 @@ def _handlers(app: FastAPI) -> None:
         )
 
 
+def _allowed(app: Any, scope: Scope) -> list[str]:
+    """The methods of every route with the path (template) of the first route the request's path matches."""
+    from starlette.routing import Match
+
+    matched = [r for r in app.routes if getattr(r, "methods", None) and r.matches(scope)[0] != Match.NONE]
+    if not matched:
+        return []
+    return sorted({m for r in matched if r.path == matched[0].path for m in r.methods})
+
+
 def _short(v: Any) -> Any:
     s = v if isinstance(v, int | float | bool) or v is None else str(v)
     return s[:200] if isinstance(s, str) else s
@@ -384,10 +439,28 @@ def _auth(db: Database, key: str | None, role: str) -> User:
 
 
 def requires(db: Database, role: str) -> Callable[..., User]:
-    def dep(x_api_key: Annotated[str | None, Header()] = None) -> User:
+    def dep(x_api_key: Annotated[str | None, Security(API_KEY)] = None) -> User:
         return _auth(db, x_api_key, role)
 
     return dep
+
+
+def json_body(name: str) -> Callable[..., Awaitable[Any]]:
+    """A dependency: the JSON body, valid under the named published schema (else a 422 naming the field)."""
+
+    async def dep(request: Request) -> Any:
+        data = _json_body(await request.body())
+        schemas.check(name, data)
+        return data
+
+    return dep
+
+
+def _as_field(exc: ReferenceNotFound, field: str) -> ReferenceNotFound:
+    """The schedule names the date it was asked about ``as_of``; the request calls it ``field``."""
+    if exc.field != "as_of":
+        return exc
+    return ReferenceNotFound(field, exc.value, exc.problem, exc.hint)
 
 
 # --- engine access (per-thread store connections; one corpus per process) -----------------------------------
@@ -458,9 +531,17 @@ def _routes(app: FastAPI, db: Database, lim: Limits) -> None:
         return {"ok": True, "database": db.dialect}
 
     # HTS ----------------------------------------------------------------------------------------------------
-    @app.get(f"{API}/hts/search", tags=["hts"])
+    @app.get(f"{API}/hts/search", tags=["hts"], responses=NOT_IN_DATA)
     async def hts_search(
-        q: Annotated[str, Query(min_length=1, max_length=200)],
+        q: Annotated[
+            str,
+            Query(
+                min_length=1,
+                max_length=200,
+                pattern="[A-Za-z0-9]",
+                description="words to find (at least one letter or digit)",
+            ),
+        ],
         as_of: DateQuery = None,
         limit: Annotated[int, Query(ge=1, le=lim.search_rows)] = 20,
     ) -> Any:
@@ -469,7 +550,7 @@ def _routes(app: FastAPI, db: Database, lim: Limits) -> None:
         on = _date(as_of, "as_of")
         return await in_engine(lambda: search(q, on, limit, conn=_conn()).to_dict())
 
-    @app.get(f"{API}/hts/{{code}}", tags=["hts"], responses=NOT_FOUND)
+    @app.get(f"{API}/hts/{{code}}", tags=["hts"], responses=NOT_IN_DATA)
     async def hts_show(
         code: HtsPath,
         as_of: DateQuery = None,
@@ -511,23 +592,15 @@ def _routes(app: FastAPI, db: Database, lim: Limits) -> None:
     @app.post(
         f"{API}/qualify",
         tags=["origin"],
-        responses=WRITE_RESPONSES,
+        responses={**WRITE_RESPONSES, **NOT_IN_DATA},
         openapi_extra={
-            "requestBody": {
-                "required": True,
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "description": "origin case, docs/interchange.md section 1",
-                        }
-                    }
-                },
-            }
+            **schemas.request_body("OriginCase", "origin case, docs/interchange.md section 1"),
+            # A key is needed only to record (record=true, the default).
+            "security": [{"ApiKey": []}, {}],
         },
     )
     async def qualify(
-        request: Request, record: bool = True, x_api_key: Annotated[str | None, Header()] = None
+        request: Request, record: bool = True, x_api_key: Annotated[str | None, Security(API_KEY)] = None
     ) -> Any:
         """Determine origin (interchange §2). ``record=true`` (default) keeps it: needs an analyst key."""
         user = _auth(db, x_api_key, "analyst") if record else None
@@ -540,7 +613,7 @@ def _routes(app: FastAPI, db: Database, lim: Limits) -> None:
                 limit=lim.materials,
                 hint="use `usmca portfolio run` for large bills",
             )
-        return await in_engine(_qualify, db, data, user)
+        return await in_engine(_qualify_body, db, data, user)
 
     @app.get(f"{API}/determinations", tags=["origin"])
     def determinations(
@@ -568,41 +641,46 @@ def _routes(app: FastAPI, db: Database, lim: Limits) -> None:
             return records.export_record(s, key)
 
     # duty ---------------------------------------------------------------------------------------------------
-    entry_body = {
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {
-                    "schema": {"type": "object", "description": "entry, docs/interchange.md section 3"}
-                }
-            },
-        }
-    }
-
-    @app.post(f"{API}/duty", tags=["duty"], openapi_extra=entry_body)
+    @app.post(
+        f"{API}/duty",
+        tags=["duty"],
+        responses=NOT_IN_DATA,
+        openapi_extra=schemas.request_body("Entry", "entry, docs/interchange.md section 3"),
+    )
     async def duty(request: Request) -> Any:
         """Duty on each line of an entry (interchange §4)."""
-        entry = _entry(_json_body(await request.body()), lim)
+        entry = _entry(_json_body(await request.body()), lim, "Entry")
         from usmca.measures.stack import duty_entry
 
         def run() -> bytes:
-            return _dumps(duty_entry(entry, conn=_conn()).to_dict())
+            try:
+                return _dumps(duty_entry(entry, conn=_conn()).to_dict())
+            except ReferenceNotFound as exc:
+                raise _as_field(exc, "entry_date") from None
 
         # A short entry costs ~0.1 ms of engine time, less than the hand-off to the engine thread and back:
         # answer it on the event loop (its own warm store connection and engine); longer entries go to the pool.
         body = run() if len(entry.lines) <= INLINE_LINES else await in_engine(run)
         return Response(body, media_type="application/json")  # already plain JSON: skip the re-encoding pass
 
-    @app.post(f"{API}/duty/compare", tags=["duty"], openapi_extra=entry_body)
+    @app.post(
+        f"{API}/duty/compare",
+        tags=["duty"],
+        responses=NOT_IN_DATA,
+        openapi_extra=schemas.request_body("CompareEntry", "entry of goods of Canada or Mexico"),
+    )
     async def duty_compare(request: Request) -> Any:
         """Each line with and without the USMCA claim, side by side, and what the claim saves."""
-        entry = _entry(_json_body(await request.body()), lim)
+        entry = _entry(_json_body(await request.body()), lim, "CompareEntry")
         from usmca.measures.stack import compare_claim
 
         def run() -> Any:
             out = []
             for i, ln in enumerate(entry.lines):
-                c = compare_claim(ln, entry.entry_date, conn=_conn(), prefix=f"lines[{i}]")
+                try:
+                    c = compare_claim(ln, entry.entry_date, conn=_conn(), prefix=f"lines[{i}]")
+                except ReferenceNotFound as exc:
+                    raise _as_field(exc, "entry_date") from None
                 out.append(
                     {
                         "id": c["id"],
@@ -616,21 +694,33 @@ def _routes(app: FastAPI, db: Database, lim: Limits) -> None:
         return await in_engine(run)
 
     # portfolio ----------------------------------------------------------------------------------------------
-    @app.post(f"{API}/portfolio/runs", tags=["portfolio"], status_code=202, responses=WRITE_RESPONSES)
-    def portfolio_start(
-        user: Annotated[User, Depends(analyst)],
-        products: Annotated[UploadFile, File()],
-        bom: Annotated[UploadFile, File()],
-        date: Annotated[str, Form(description="YYYY-MM-DD")],
-        declarations: Annotated[UploadFile | None, File()] = None,
-    ) -> Any:
-        """Start a portfolio run (interchange §5) as a background job; poll its status."""
-        uploads = [
-            (n, u.filename, u.file)
-            for n, u in (("products", products), ("bom", bom), ("declarations", declarations))
-            if u is not None
-        ]
-        job_id = start_portfolio_run(db, lim, user.username, uploads, date)
+    @app.post(
+        f"{API}/portfolio/runs",
+        tags=["portfolio"],
+        status_code=202,
+        responses=WRITE_RESPONSES,
+        openapi_extra={"requestBody": PORTFOLIO_BODY},
+    )
+    async def portfolio_start(request: Request, user: Annotated[User, Depends(analyst)]) -> Any:
+        """Start a portfolio run (interchange §5) as a background job; poll its status. Each table is a file
+        part or a text field holding CSV. A file's format comes from its name (.csv, .xlsx, .parquet), else its
+        part's content type (text/csv, the XLSX or Parquet media type); plain bytes (application/octet-stream or
+        no type) are read by their content (Parquet and XLSX by their signatures, else CSV). Any other file is
+        refused (422 naming the field)."""
+        from starlette.datastructures import UploadFile as FormFile
+
+        async with request.form() as form:  # the spooled uploads are closed once copied
+            uploads: list[tuple[str, str | None, Any]] = []
+            for name in ("products", "bom", "declarations"):
+                part = form.get(name)
+                if isinstance(part, FormFile):
+                    uploads.append((name, _table_name(name, part), part.file))
+                elif part is not None:
+                    uploads.append((name, f"{name}.csv", io.BytesIO(part.encode())))
+            date = str(form.get("date") or "")
+            if not DATE_TEXT.fullmatch(date):
+                raise InputError("date", date, "a portfolio run needs the date of production (YYYY-MM-DD)")
+            job_id = await asyncio.to_thread(start_portfolio_run, db, lim, user.username, uploads, date)
         return {"id": job_id, "status": "queued", "href": f"{API}/portfolio/runs/{job_id}"}
 
     @app.get(
@@ -640,17 +730,25 @@ def _routes(app: FastAPI, db: Database, lim: Limits) -> None:
         return job_view(db, job_id)
 
     # certificates -------------------------------------------------------------------------------------------
-    from usmca.certify import CertificationRequest
-
     @app.post(
         f"{API}/certificates",
         tags=["certificates"],
         status_code=201,
-        responses={**NOT_FOUND, **WRITE_RESPONSES},
+        responses={
+            **NOT_FOUND,
+            **WRITE_RESPONSES,
+            409: {
+                **_ERR,
+                "description": "The determination does not support a certificate (not originating, superseded "
+                "by a later failing determination, or its good lacks a description or a 6-digit code)",
+            },
+        },
+        openapi_extra=schemas.request_body("CertificateRequest"),
     )
-    def certificate_create(req: CertificationRequest, user: Annotated[User, Depends(analyst)]) -> Any:
+    async def certificate_create(request: Request, user: Annotated[User, Depends(analyst)]) -> Any:
         """A certification of origin (USMCA Annex 5-A) from a recorded, originating determination."""
-        return issue_certificate(db, req, user.username)
+        req = certification_request(_json_body(await request.body()))
+        return await asyncio.to_thread(issue_certificate, db, req, user.username)
 
     @app.get(f"{API}/certificates/{{cert_id}}", tags=["certificates"], responses=NOT_FOUND)
     def certificate_show(cert_id: str) -> Any:
@@ -677,10 +775,18 @@ def _routes(app: FastAPI, db: Database, lim: Limits) -> None:
         )
 
     # records ------------------------------------------------------------------------------------------------
-    @app.post(f"{API}/archive", tags=["records"], status_code=201, responses={**NOT_FOUND, **WRITE_RESPONSES})
-    def archive(req: ArchiveRequest, user: Annotated[User, Depends(admin)]) -> Any:
+    @app.post(
+        f"{API}/archive",
+        tags=["records"],
+        status_code=201,
+        responses={**NOT_FOUND, **WRITE_RESPONSES},
+        openapi_extra=schemas.request_body("ArchiveRequest"),
+    )
+    def archive(
+        user: Annotated[User, Depends(admin)], req: Annotated[dict[str, Any], Depends(json_body("ArchiveRequest"))]
+    ) -> Any:
         with db.session() as s:
-            a = records.archive(s, req.object_type, req.object_id, req.reason, user.username)
+            a = records.archive(s, req["object_type"], req["object_id"], req["reason"], user.username)
             return {
                 "id": a.id,
                 "object_type": a.object_type,
@@ -693,10 +799,26 @@ def _routes(app: FastAPI, db: Database, lim: Limits) -> None:
         with db.session() as s:
             return records.verify(s).to_dict()
 
-    @app.post(f"{API}/users", tags=["access"], status_code=201, responses=WRITE_RESPONSES)
-    def user_create(req: UserRequest, user: Annotated[User, Depends(admin)]) -> Any:
+    @app.post(
+        f"{API}/users",
+        tags=["access"],
+        status_code=201,
+        responses={**WRITE_RESPONSES, **CONFLICT},
+        openapi_extra=schemas.request_body("UserRequest"),
+    )
+    def user_create(
+        user: Annotated[User, Depends(admin)], req: Annotated[dict[str, Any], Depends(json_body("UserRequest"))]
+    ) -> Any:
         with db.session() as s:
-            u = records.create_user(s, req.username, req.password, req.role, user.username)
+            try:
+                records.get_user(s, req["username"])
+            except NotFoundError:
+                pass
+            else:
+                raise ApiError(
+                    409, "conflict", f"the user {req['username']!r} already exists", field="username"
+                )
+            u = records.create_user(s, req["username"], req["password"], req["role"], user.username)
             return {"username": u.username, "role": u.role, "created_at": u.created_at}
 
     @app.post(
@@ -704,15 +826,109 @@ def _routes(app: FastAPI, db: Database, lim: Limits) -> None:
         tags=["access"],
         status_code=201,
         responses={**NOT_FOUND, **WRITE_RESPONSES},
+        openapi_extra=schemas.request_body("KeyRequest"),
     )
-    def key_create(username: str, req: KeyRequest, user: Annotated[User, Depends(admin)]) -> Any:
+    def key_create(
+        username: str,
+        user: Annotated[User, Depends(admin)],
+        req: Annotated[dict[str, Any], Depends(json_body("KeyRequest"))],
+    ) -> Any:
         """A new API key for the user; shown once, stored hashed."""
+        name = req.get("name", "api")
         with db.session() as s:
             return {
                 "username": username,
-                "name": req.name,
-                "key": records.create_api_key(s, username, req.name, user.username),
+                "name": name,
+                "key": records.create_api_key(s, username, name, user.username),
             }
+
+
+TABLE_TYPES = {
+    "text/csv": ".csv",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": ".xlsx",
+    "application/vnd.apache.parquet": ".parquet",
+}
+# A table's part: a file is any bytes and a text field is taken as CSV, so any value that makes at least one part
+# is valid (multipart carries no JSON types; an empty list would send no part at all).
+_TABLE = (
+    "a table: a file part (CSV, XLSX or Parquet; see the operation's description for how its format is told) "
+    "or a text field holding CSV"
+)
+
+
+def _table(description: str) -> dict[str, Any]:
+    return {
+        "anyOf": [
+            {"type": ["string", "number", "boolean", "null", "object"]},
+            {"type": "array", "minItems": 1},
+        ],
+        "description": f"{description}: {_TABLE}",
+    }
+
+PORTFOLIO_BODY: dict[str, Any] = {
+    "required": True,
+    "content": {
+        "multipart/form-data": {
+            "schema": {
+                "type": "object",
+                "required": ["products", "bom", "date"],
+                "properties": {
+                    "products": _table("PRODUCTS table (interchange §5)"),
+                    "bom": _table("BOM table"),
+                    "declarations": _table("supplier declarations table (optional)"),
+                    "date": {
+                        "type": "string",
+                        "format": "date",
+                        "pattern": r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$",
+                        "description": "date of production, YYYY-MM-DD",
+                    },
+                },
+            },
+        }
+    },
+}
+
+
+DATE_TEXT = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _table_name(field: str, upload: Any) -> str | None:
+    """The name that picks the table reader: the upload's own when its extension is .csv, .xlsx or .parquet;
+    else by the part's content type (text/csv, the XLSX or Parquet media type); a part sent as plain bytes
+    (no content type, or application/octet-stream) by its content: Parquet and XLSX by their signatures,
+    anything else read as CSV. Any other file is refused, naming the field."""
+    name = upload.filename or ""
+    if Path(name).suffix.lower() in TABLE_TYPES.values():
+        return name
+    ctype = (upload.content_type or "").split(";")[0].strip().lower()
+    if ctype in TABLE_TYPES:
+        return f"{field}{TABLE_TYPES[ctype]}"
+    if ctype not in ("", "application/octet-stream"):
+        return name
+    head = upload.file.read(4)
+    upload.file.seek(0)
+    ext = ".parquet" if head == b"PAR1" else ".xlsx" if head == b"PK\x03\x04" else ".csv"
+    return f"{field}{ext}"
+
+
+def certification_request(data: Any) -> Any:
+    """The certificate body: the certification model's own checks first (its messages name the Annex 5-A
+    element), then the published schema."""
+    from pydantic import ValidationError
+
+    from usmca.certify import CertificationRequest, check_parties
+
+    if not isinstance(data, dict):
+        raise InputError("(document)", type(data).__name__, "a certificate request is a JSON object")
+    try:
+        req = CertificationRequest.model_validate(data)
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        loc = ".".join(str(p) for p in e["loc"])
+        raise InputError(loc, _short(e.get("input")), e["msg"]) from None
+    check_parties(req)
+    schemas.check("CertificateRequest", data)
+    return req
 
 
 def start_portfolio_run(
@@ -763,7 +979,7 @@ def start_portfolio_run(
 def job_view(db: Database, job_id: str) -> JobView:
     with db.session() as s:
         j = s.get(Job, job_id)
-        if j is None:
+        if j is None or j.kind != "portfolio":  # other kinds (scenario jobs) have their own views
             raise NotFoundError(f"no portfolio run {job_id!r}")
         return JobView(
             id=j.id,
@@ -785,12 +1001,18 @@ def issue_certificate(db: Database, req: Any, actor: str) -> dict[str, Any]:
         superseded = _later_failure(s, d)
         if superseded is not None:
             raise CertificationRefused(f"determination {d.id} cannot be certified: {superseded}")
-        elements = build_elements(
-            req,
-            json.loads(d.result_json),
-            json.loads(d.case_json),
-            determination_ref={"inputs_hash": d.inputs_hash, "content_hash": d.content_hash},
-        )
+        try:
+            elements = build_elements(
+                req,
+                json.loads(d.result_json),
+                json.loads(d.case_json),
+                determination_ref={"inputs_hash": d.inputs_hash, "content_hash": d.content_hash},
+            )
+        except InputError as exc:
+            if not exc.field.startswith("good."):
+                raise
+            # What the recorded case lacks (a description, a 6-digit code) is a refusal, not bad input here.
+            raise CertificationRefused(f"determination {d.id} cannot be certified: {exc}") from None
         c = records.store_certificate(s, d.id, elements, actor)
         return records.certificate_view(s, c)
 
@@ -813,7 +1035,7 @@ def _later_failure(s: Any, d: Any) -> str | None:
     return None if later is None else f"a later determination ({later.id}) found the good {later.status}"
 
 
-def _entry(data: Any, lim: Limits) -> Any:
+def _entry(data: Any, lim: Limits, schema: str) -> Any:
     from usmca.measures.entry import parse_entry
 
     if (
@@ -828,14 +1050,28 @@ def _entry(data: Any, lim: Limits) -> Any:
             limit=lim.entry_lines,
             hint="split it, or use `usmca duty FILE`",
         )
-    return parse_entry(data)
+    entry = parse_entry(data)  # the parser's messages first; then what the published schema refuses besides
+    schemas.check(schema, data)
+    return entry
+
+
+def _qualify_body(db: Database, data: Any, user: User | None) -> dict[str, Any]:
+    """An API request's case: the parser's messages first; then what the published schema refuses besides."""
+    from usmca.origin.case import parse_case
+
+    case = parse_case(data)
+    schemas.check("OriginCase", data)
+    try:
+        return _qualify(db, case, user)
+    except ReferenceNotFound as exc:
+        raise _as_field(exc, "date") from None
 
 
 def _qualify(db: Database, data: Any, user: User | None) -> dict[str, Any]:
-    from usmca.origin.case import parse_case
+    from usmca.origin.case import OriginCase, parse_case
     from usmca.origin.determine import determine
 
-    case = parse_case(data)
+    case = data if isinstance(data, OriginCase) else parse_case(data)
     d = determine(case, corpus=corpus(), conn=_conn())
     result = d.to_json_dict()
     out: dict[str, Any] = {"determination": result, "record": None}

@@ -124,6 +124,17 @@ class Web:
             s.expunge(u)
         return None if u.disabled else u
 
+    def require(self, request: Request, role: str, what: str) -> User:
+        """The signed-in user if their role allows ``what``: else 401 (nobody signed in) or 403 (role too low)."""
+        from usmca.app.api import role_at_least
+
+        user = self.user(request)
+        if user is None:
+            raise _SignIn(f"{what} needs a {role} signed in: sign in first")
+        if not role_at_least(user, role):
+            raise _Forbidden(f"{what} needs the {role} role; you are signed in as {user.role}")
+        return user
+
     def csrf_token(self, request: Request) -> tuple[str, str]:
         nonce = request.cookies.get(CSRF_COOKIE) or secrets.token_hex(16)
         return nonce, self._sign(f"csrf|{nonce}")
@@ -158,7 +169,13 @@ def _dotted(code: str) -> str:
 
 
 class _Forbidden(Exception):
-    pass
+    """Refused: 403 (a stale form token, a role too low), or 401 when nobody is signed in."""
+
+    status = 403
+
+
+class _SignIn(_Forbidden):
+    status = 401
 
 
 def _secure(request: Request) -> bool:
@@ -183,7 +200,7 @@ def mount(app: FastAPI, db: Database) -> None:
 
     def page_error(request: Request, exc: Exception, name: str, **ctx: Any) -> HTMLResponse:
         if isinstance(exc, _Forbidden):
-            return web.render(request, "error.html", 403, message=str(exc))
+            return web.render(request, "error.html", exc.status, message=str(exc))
         if isinstance(exc, NotFoundError):
             return web.render(request, "error.html", 404, message=str(exc))
         return web.render(request, name, 422, error=str(exc), **ctx)
@@ -282,12 +299,7 @@ def mount(app: FastAPI, db: Database) -> None:
             web.check_csrf(request, form)
             user = web.user(request)
             if record:
-                if user is None:
-                    raise _Forbidden("sign in to record a determination")
-                from usmca.app.api import role_at_least
-
-                if not role_at_least(user, "analyst"):
-                    raise _Forbidden(f"recording a determination needs the analyst role; you are {user.role}")
+                user = web.require(request, "analyst", "recording a determination")
             from usmca.app.api import _qualify
             from usmca.origin.case import loads_case
 
@@ -321,15 +333,13 @@ def mount(app: FastAPI, db: Database) -> None:
         """Issue a certification of origin from the determination page (analysts)."""
         from pydantic import ValidationError
 
-        from usmca.app.api import issue_certificate, role_at_least
+        from usmca.app.api import issue_certificate
         from usmca.certify import CertificationRequest
 
         form = await _form(request)
         try:
             web.check_csrf(request, form)
-            user = web.user(request)
-            if user is None or not role_at_least(user, "analyst"):
-                raise _Forbidden("issuing a certificate needs an analyst signed in")
+            user = web.require(request, "analyst", "issuing a certificate")
 
             def party(prefix: str) -> dict[str, str] | None:
                 d = {
@@ -402,20 +412,20 @@ def mount(app: FastAPI, db: Database) -> None:
                     "created_by": j.created_by,
                     "params": json.loads(j.params_json),
                 }
-                for j in s.execute(select(Job).order_by(Job.created_at.desc()).limit(20)).scalars()
+                for j in s.execute(
+                    select(Job).where(Job.kind == "portfolio").order_by(Job.created_at.desc()).limit(20)
+                ).scalars()
             ]
         return web.render(request, "portfolio.html", jobs=jobs)
 
     @app.post("/portfolio", response_class=HTMLResponse, include_in_schema=False)
     async def portfolio_start(request: Request) -> Response:
-        from usmca.app.api import role_at_least, start_portfolio_run
+        from usmca.app.api import start_portfolio_run
 
         form = await request.form()  # uploads: bounded by the body limit of the middleware
         try:
             web.check_csrf(request, form)
-            user = web.user(request)
-            if user is None or not role_at_least(user, "analyst"):
-                raise _Forbidden("starting a portfolio run needs an analyst signed in")
+            user = web.require(request, "analyst", "starting a portfolio run")
             from starlette.datastructures import UploadFile
 
             uploads: list[tuple[str, str | None, Any]] = []

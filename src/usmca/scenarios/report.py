@@ -232,12 +232,18 @@ CSS = (
 )
 
 
+def _web_url(url: str | None) -> bool:
+    """Only http(s) addresses become links: a scenario file may come from anyone (no javascript: links)."""
+    return bool(url) and str(url).lower().startswith(("https://", "http://"))
+
+
 def _scenario_block(sc: Scenario) -> str:
     from usmca.scenarios.overlay import describe
 
     src = "".join(
         f"<li>{html.escape(s.title)}"
-        + (f' (<a href="{html.escape(s.url)}">{html.escape(s.url)}</a>)' if s.url else "")
+        + (f' (<a href="{html.escape(str(s.url))}">{html.escape(str(s.url))}</a>)' if _web_url(s.url) else "")
+        + (f" ({html.escape(str(s.url))})" if s.url and not _web_url(s.url) else "")
         + (f" &mdash; {html.escape(s.note)}" if s.note else "")
         + "</li>"
         for s in sc.sources
@@ -254,6 +260,16 @@ def _scenario_block(sc: Scenario) -> str:
 
 
 def comparison_html(cmp: Comparison) -> str:
+    """A standalone HTML document (``usmca scenarios compare --format html``)."""
+    return (
+        f"<!doctype html><html><head><meta charset=utf-8><title>usmca scenarios {cmp.date}</title>"
+        f"<style>{CSS}</style></head><body>"
+        f"<h1>Joint-review scenarios on the portfolio</h1>{comparison_body(cmp)}</body></html>"
+    )
+
+
+def comparison_body(cmp: Comparison) -> str:
+    """The report without the document around it (no styles, no scripts): the web app embeds it as is."""
     runs = [cmp.baseline, *cmp.runs]
     statuses = ["originating", "non_originating", "unresolved"]
     sums = [r.summary() for r in runs]
@@ -281,9 +297,7 @@ def comparison_html(cmp: Comparison) -> str:
         ]
     )
     parts = [
-        f"<!doctype html><html><head><meta charset=utf-8><title>usmca scenarios {cmp.date}</title>"
-        f"<style>{CSS}</style></head><body>",
-        f"<h1>Joint-review scenarios on the portfolio</h1><p class=note>Date {cmp.date.isoformat()}; "
+        f"<p class=note>Date {cmp.date.isoformat()}; "
         f"rules {html.escape(str(cmp.baseline.vintage.get('rules')))}; measures "
         f"{html.escape(str(cmp.baseline.vintage.get('measures')))}</p>",
         "<h2>Summary</h2>",
@@ -299,11 +313,20 @@ def comparison_html(cmp: Comparison) -> str:
         parts += ["<h3>SKUs that flip or change</h3>", _table(fl.sort("flipped", descending=True))]
         parts += ["<h3>Cheapest change that restores qualification</h3>", _table(rem)]
     parts += ["<h2>Assumptions</h2><ul>", *[f"<li>{html.escape(a)}</li>" for a in cmp.assumptions], "</ul>"]
-    parts.append("</body></html>")
     return "".join(parts)
 
 
 def macro_html(m: Macro, scenarios: list[Scenario]) -> str:
+    """A standalone HTML document (``usmca scenarios macro --format html``)."""
+    return (
+        f"<!doctype html><html><head><meta charset=utf-8><title>usmca scenarios macro {m.date}</title>"
+        f"<style>{CSS}</style></head><body><h1>Macro view: US imports from Canada and Mexico</h1>"
+        f"{macro_body(m, scenarios)}</body></html>"
+    )
+
+
+def macro_body(m: Macro, scenarios: list[Scenario]) -> str:
+    """The macro report without the document around it (no styles, no scripts): the web app embeds it."""
     tot = m.totals
     names = tot["scenario"].unique(maintain_order=True).to_list()
     charts = []
@@ -327,8 +350,6 @@ def macro_html(m: Macro, scenarios: list[Scenario]) -> str:
                 )
             )
     parts = [
-        f"<!doctype html><html><head><meta charset=utf-8><title>usmca scenarios macro {m.date}</title>"
-        f"<style>{CSS}</style></head><body><h1>Macro view: US imports from Canada and Mexico</h1>"
         f"<p class=note>{html.escape(m.source)}; duty on {m.date.isoformat()}</p><h2>Totals</h2>",
         _table(tot),
         *charts,
@@ -340,6 +361,6 @@ def macro_html(m: Macro, scenarios: list[Scenario]) -> str:
         *[_scenario_block(s) for s in scenarios],
         "<h2>Assumptions</h2><ul>",
         *[f"<li>{html.escape(a)}</li>" for a in m.assumptions],
-        "</ul></body></html>",
+        "</ul>",
     ]
     return "".join(parts)
