@@ -459,15 +459,23 @@ def evaluate(
     sid = pl.col("parent_sku").replace_strict(
         names, pl.Series(range(len(names)), dtype=pl.UInt32), default=None, return_dtype=pl.UInt32
     )
+    # Material codes by id: each distinct code once (text, integer form, length); lines carry the id, and a
+    # line id ``li`` to fetch the component's name for the few lines that end up blocking.
+    mc = (
+        lines.select(pl.col("component_hts").unique().drop_nulls().alias("mhts"))
+        .with_row_index("mid")
+        .with_columns(*code_ints("mhts", "m"))
+    )
+    mid = pl.col("component_hts").replace_strict(mc["mhts"], mc["mid"], default=None, return_dtype=pl.UInt32)
     ln = lines.select(
         sid.alias("sku"),
         pl.col("component_id").alias("comp"),
-        pl.col("component_hts").alias("mhts"),
+        mid.alias("mid"),
         pl.col("value_u").alias("val"),
         (pl.col("origin") != "originating").alias("nonorig"),
         (pl.col("weight_u") if "weight_u" in lines.columns else pl.lit(None, pl.Int64)).alias("wt"),
     )
-    ln = ln.filter(pl.col("sku").is_not_null())  # lines of other SKUs
+    ln = ln.filter(pl.col("sku").is_not_null()).with_row_index("li")  # (lines of other SKUs dropped)
     fallback: list[pl.DataFrame] = []
 
     def send_back(df: pl.DataFrame, reason: str | pl.Expr) -> None:
@@ -518,10 +526,13 @@ def evaluate(
     no_branch = p.join(pa.select("sku").unique(), on="sku", how="anti")
     send_back(no_branch, "no branch of the rule changes to the good's code")
     p = p.join(no_branch.select("sku"), on="sku", how="anti")
-    nl = ln.filter(pl.col("nonorig")).join(p.select("sku"), on="sku", how="semi")
+    m_of = {c: pl.lit(mc[c]).gather(pl.col("mid")) for c in ("mhts", "m_int", "m_len")}  # by material id
+    nl = (
+        ln.filter(pl.col("nonorig")).select("sku", "li", "mid", "val", "wt").join(p.select("sku"), on="sku", how="semi")
+    )
     short = (
         nl.join(pa.group_by("sku").agg(pl.col("needs_digits").max().alias("nd")), on="sku")
-        .filter(pl.col("mhts").str.len_chars() < pl.col("nd"))
+        .filter(m_of["m_len"] < pl.col("nd"))
         .select("sku")
         .unique()
     )
@@ -529,72 +540,90 @@ def evaluate(
     p, pa, nl = (d.join(short, on="sku", how="anti") for d in (p, pa, nl))
 
     la = nl.join(
-        pa.select("sku", "ghts", "alt_idx", "kind", "n", "also_n")
-        .filter(pl.col("kind").is_not_null())
-        .with_columns(*code_ints("ghts", "g")),
+        pa.select("sku", "alt_idx", pl.col("kind").cast(pl.Enum(KINDS)), "n", "also_n", *code_ints("ghts", "g")).filter(
+            pl.col("kind").is_not_null()
+        ),
         on="sku",
         how="inner",
     )
-    mem = membership(la.select("alt_idx", "mhts", "n").unique(), tables)
+    pairs_m = la.select("alt_idx", "mid", "n").unique().with_columns(m_of["mhts"].alias("mhts"))
+    mem = membership(pairs_m, tables).drop("mhts", "n")
     la = (
-        # the material code's integer form made once per distinct (alternative, code), carried by the join
-        la.join(mem.drop("n").with_columns(*code_ints("mhts", "m")), on=["alt_idx", "mhts"], how="left")
+        la.join(mem, on=["alt_idx", "mid"], how="left")
+        .with_columns(m_of["m_int"].alias("m_int"), m_of["m_len"].alias("m_len"))
         .with_columns(shift_allows(ints=True).alias("ok"))
-        .drop("m_int", "m_len", "g_int", "g_len")
     )
-    fails = la.filter(~pl.col("ok"))
-    undivided = pl.col("ghts").str.slice(4, 2) == "00"
-    same_sub = (pl.col("mhts").str.slice(0, 6) == pl.col("ghts").str.slice(0, 6)) | (
-        undivided & (pl.col("mhts").str.slice(0, 4) == pl.col("ghts").str.slice(0, 4))
+    fails = la.filter(~pl.col("ok")).drop("kind", "n", "also_n", "in_except", "in_from", "in_group", "ok")
+    del la
+    # s.3(4)(a)/(5) "same subheading": mhts[:6] == ghts[:6], or the heading when the good's subheading is not
+    # subdivided (ghts[4:6] == "00"), on the integer forms (a shorter code is its whole self)
+    g6, m6 = pl.col("g_int") // 10**4, pl.col("m_int") // 10**4
+    g6l, m6l = pl.min_horizontal(pl.col("g_len"), pl.lit(6)), pl.min_horizontal(pl.col("m_len"), pl.lit(6))
+    g4l, m4l = pl.min_horizontal(pl.col("g_len"), pl.lit(4)), pl.min_horizontal(pl.col("m_len"), pl.lit(4))
+    undivided = (pl.col("g_len") >= 6) & (g6 % 100 == 0)
+    same_sub = ((g6 == m6) & (g6l == m6l)) | (
+        undivided & (pl.col("g_int") // 10**6 == pl.col("m_int") // 10**6) & (g4l == m4l)
     )
     # De minimis policy per distinct good code (rules.general, ``de_minimis_mode``): "value" (s.5(1)), "none"
     # (no de minimis open), "apparel" (s.5(7): weight of the classifying component), "textile" (s.5(6): weight
     # of the good), "value+textile" (heading 96.19: both open), anything else left to the single-good engine.
-    codes = fails.select("ghts").unique()
+    codes = p.select("ghts").unique()
     modes = [dm_mode(g) if dm_mode else "value" for g in codes["ghts"].to_list()]
-    fails = fails.join(codes.with_columns(pl.Series("dm_mode", modes, pl.String)), on="ghts", how="left")
-    other_dm = fails.filter(~pl.col("dm_mode").is_in(DM_MODES)).select("sku").unique()
+    p_dm = p.select("sku", "ghts").join(codes.with_columns(pl.Series("dm_mode", modes, pl.String)), on="ghts")
+    other_dm = (
+        p_dm.filter(~pl.col("dm_mode").is_in(DM_MODES)).join(fails.select("sku").unique(), on="sku", how="semi")
+    ).select("sku")
     send_back(other_dm, "de minimis of a kind the kernel does not take")
-    p, pa, fails = (d.join(other_dm, on="sku", how="anti") for d in (p, pa, fails))
+    p, pa, fails, p_dm = (d.join(other_dm, on="sku", how="anti") for d in (p, pa, fails, p_dm))
     # s.5(3) exclusions per distinct (good, material): 0 none, 1 depends on facts the bill does not give,
     # 2 certain.
+    ghts_of = pl.lit(products["hts"]).gather(pl.col("sku"))  # the good's code by SKU id
     if dm_exclusion is not None and fails.height and getattr(dm_exclusion, "reads_six_digits", False):
         # The hook declares that its answer depends on six digits of each code: asked once per distinct
         # (subheading, subheading) with one representative pair (portfolios have far fewer of these).
-        six = [pl.col("ghts").str.slice(0, 6).alias("_g6"), pl.col("mhts").str.slice(0, 6).alias("_m6")]
-        fails = fails.with_columns(six)
-        pairs = fails.group_by("_g6", "_m6").agg(pl.col("ghts").first(), pl.col("mhts").first())
+        keys = ["_g6", "_g6l", "_m6", "_m6l"]
+        fails = fails.with_columns(g6.alias("_g6"), g6l.alias("_g6l"), m6.alias("_m6"), m6l.alias("_m6l"))
+        firsts = fails.group_by(keys).agg(pl.col("sku").first(), pl.col("mid").first())
+        texts = firsts.select(*keys, ghts_of.alias("ghts"), m_of["mhts"].alias("mhts"))
+        pairs = texts.rename({"_g6": "_g6i", "_m6": "_m6i"}).with_columns(
+            pl.col("ghts").str.slice(0, 6).alias("_g6"), pl.col("mhts").str.slice(0, 6).alias("_m6")
+        )
         whole = getattr(dm_exclusion, "frame", None)
         if whole is not None:  # the hook answers every pair at once (``run._exclusion_frame``)
-            answered = whole(pairs).select("_g6", "_m6", pl.col("excl").cast(pl.Int8))
+            got = whole(pairs).select("_g6i", "_g6l", "_m6i", "_m6l", pl.col("excl").cast(pl.Int8))
         else:
             flags = [dm_exclusion(g, m) for g, m in pairs.select("ghts", "mhts").iter_rows()]
-            answered = pairs.select("_g6", "_m6", pl.Series("excl", flags, pl.Int8))
-        fails = (
-            fails.join(answered, on=["_g6", "_m6"], how="left")
-            .with_columns(pl.col("excl").fill_null(0))
-            .drop("_g6", "_m6")
-        )
+            got = pairs.select("_g6i", "_g6l", "_m6i", "_m6l", pl.Series("excl", flags, pl.Int8))
+        answered = got.rename({"_g6i": "_g6", "_m6i": "_m6"})
+        fails = fails.join(answered, on=keys, how="left").with_columns(pl.col("excl").fill_null(0)).drop(keys)
     elif dm_exclusion is not None and fails.height:
-        pairs = fails.select("ghts", "mhts").unique()
+        texts = fails.select(ghts_of.alias("ghts"), m_of["mhts"].alias("mhts"), "sku", "mid")
+        pairs = texts.select("ghts", "mhts").unique()
         flags = [dm_exclusion(g, m) for g, m in pairs.iter_rows()]
-        fails = fails.join(pairs.with_columns(pl.Series("excl", flags, pl.Int8)), on=["ghts", "mhts"], how="left")
+        excl = texts.join(
+            pairs.with_columns(pl.Series("excl", flags, pl.Int8)),
+            on=["ghts", "mhts"],
+            how="left",
+            maintain_order="left",
+        )
+        fails = fails.with_columns(excl["excl"])
     else:
         fails = fails.with_columns(pl.lit(0, pl.Int8).alias("excl"))
     alt_fail = (
-        fails.with_columns(same_sub.alias("same"))
+        fails.with_columns(same_sub.alias("same"), ln["comp"].gather(fails["li"]).alias("comp"))
         .group_by("sku", "alt_idx")
         .agg(
             pl.len().alias("n_fail"),
             pl.col("val").sum().alias("fail_val"),
-            pl.col("comp").unique(maintain_order=True).alias("fail_comps"),
+            pl.col("comp").sort_by("li").unique(maintain_order=True).alias("fail_comps"),
             pl.col("same").all().alias("fail_same_sub"),
             pl.col("excl").max().alias("excl"),
-            (pl.col("dm_mode").first() == "none").alias("dm_none"),
-            pl.col("dm_mode").first().alias("dm_kind"),
             pl.col("wt").sum().alias("fail_wt"),
             pl.col("wt").is_null().any().alias("fail_wt_missing"),
         )
+        .join(p_dm.select("sku", "dm_mode"), on="sku", how="left")
+        .with_columns((pl.col("dm_mode") == "none").alias("dm_none"), pl.col("dm_mode").alias("dm_kind"))
+        .drop("dm_mode")
     )
     # apparel: the weight base is every line of the bill (the BOM states no classifying component)
     wbase = ln.group_by("sku").agg(
