@@ -487,7 +487,12 @@ def evaluate(
         pl.len().alias("n_lines"),
         pl.col("nonorig").sum().alias("n_nonorig"),
         pl.col("val").filter(pl.col("nonorig")).sum().alias("vnm"),
+        # apparel (s.5(7)): the weight base is every line of the bill (the BOM names no classifying component)
+        pl.col("wt").sum().alias("all_wt"),
+        pl.col("wt").is_null().any().alias("all_wt_missing"),
     )
+    wbase = agg.select("sku", "all_wt", "all_wt_missing")
+    agg = agg.drop("all_wt", "all_wt_missing")
     p = p.join(agg, on="sku", how="left").with_columns(pl.col("n_lines").fill_null(0), pl.col("vnm").fill_null(0))
     out_territory = p.filter(~pl.col("cop").is_in(TERRITORY))
     p = p.filter(pl.col("cop").is_in(TERRITORY))
@@ -546,14 +551,26 @@ def evaluate(
         on="sku",
         how="inner",
     )
-    pairs_m = la.select("alt_idx", "mid", "n").unique().with_columns(m_of["mhts"].alias("mhts"))
-    mem = membership(pairs_m, tables).drop("mhts", "n")
+    # one integer key per (alternative, material code): a single-column unique and join over ~10^7 rows
+    am = pl.col("alt_idx").cast(pl.UInt64) * 2**32 + pl.col("mid").cast(pl.UInt64)
+    la = la.with_columns(am.alias("_am"))
+    pairs_m = (
+        la.select("_am")
+        .unique()
+        .with_columns(
+            (pl.col("_am") // 2**32).cast(pl.Int32).alias("alt_idx"),
+            (pl.col("_am") % 2**32).cast(pl.UInt32).alias("mid"),
+        )
+        .join(tables.alts.select("alt_idx", "n"), on="alt_idx", how="left")
+        .with_columns(m_of["mhts"].alias("mhts"))
+    )
+    mem = membership(pairs_m, tables).drop("mhts", "n", "alt_idx", "mid")
     la = (
-        la.join(mem, on=["alt_idx", "mid"], how="left")
+        la.join(mem, on="_am", how="left")
         .with_columns(m_of["m_int"].alias("m_int"), m_of["m_len"].alias("m_len"))
         .with_columns(shift_allows(ints=True).alias("ok"))
     )
-    fails = la.filter(~pl.col("ok")).drop("kind", "n", "also_n", "in_except", "in_from", "in_group", "ok")
+    fails = la.filter(~pl.col("ok")).drop("kind", "n", "also_n", "in_except", "in_from", "in_group", "ok", "_am")
     del la
     # s.3(4)(a)/(5) "same subheading": mhts[:6] == ghts[:6], or the heading when the good's subheading is not
     # subdivided (ghts[4:6] == "00"), on the integer forms (a shorter code is its whole self)
@@ -624,10 +641,6 @@ def evaluate(
         .join(p_dm.select("sku", "dm_mode"), on="sku", how="left")
         .with_columns((pl.col("dm_mode") == "none").alias("dm_none"), pl.col("dm_mode").alias("dm_kind"))
         .drop("dm_mode")
-    )
-    # apparel: the weight base is every line of the bill (the BOM states no classifying component)
-    wbase = ln.group_by("sku").agg(
-        pl.col("wt").sum().alias("all_wt"), pl.col("wt").is_null().any().alias("all_wt_missing")
     )
 
     # Part 6 with the use unstated: per distinct (good, date), the facts it needs (null: Part 6 silent)

@@ -591,7 +591,9 @@ def check_portfolio(
         )
 
     prod_ok = prod_ok.filter(~pl.col("sku").is_in(list(skipped)))
-    bom_ok = _keep(bom_ok, pl.col("parent_sku").is_in(prod_ok["sku"].implode()))
+    # lines of SKUs set aside (few): dropped by a lookup in that small set, not in the whole product list
+    dropped = prod.select(pl.col("sku").drop_nulls().unique()).join(prod_ok.select("sku"), on="sku", how="anti")
+    bom_ok = _keep(bom_ok, ~pl.col("parent_sku").is_in(dropped["sku"].implode()))
     bom_ok = apply_declarations(bom_ok, prod_ok.select("sku", "date"), decl_ok)
     bom_ok = bom_ok.with_columns(pl.col("component_id").is_in(prod_ok["sku"].implode()).alias("self_produced"))
     # A declaration that makes a line originating while the bill names a country outside the territory is a
@@ -616,7 +618,7 @@ def check_portfolio(
         skipped.setdefault(r["parent_sku"], f"bad BOM line: declaration contradicts country ({b_name} row {r['_row']})")
     if clash.height:
         prod_ok = prod_ok.filter(~pl.col("sku").is_in(clash["parent_sku"].implode()))
-        bom_ok = bom_ok.filter(pl.col("parent_sku").is_in(prod_ok["sku"].implode()))
+        bom_ok = bom_ok.filter(~pl.col("parent_sku").is_in(clash["parent_sku"].implode()))
     # A bill whose non-originating materials alone exceed the adjusted transaction value is an input error
     # (values or currency wrong), as for a single case.
     vnm = (
@@ -654,7 +656,7 @@ def check_portfolio(
         )
     if over.height:
         prod_ok = prod_ok.filter(~pl.col("sku").is_in(over["parent_sku"].implode()))
-        bom_ok = bom_ok.filter(pl.col("parent_sku").is_in(prod_ok["sku"].implode()))
+        bom_ok = bom_ok.filter(~pl.col("parent_sku").is_in(over["parent_sku"].implode()))
     return Portfolio(products=prod_ok.drop("_row"), bom=bom_ok, declarations=decl_ok, errors=errors, skipped=skipped)
 
 
