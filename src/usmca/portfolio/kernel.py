@@ -565,8 +565,11 @@ def evaluate(
         .with_columns(m_of["mhts"].alias("mhts"))
     )
     mem = membership(pairs_m, tables).drop("mhts", "n", "alt_idx", "mid")
+    # the flags are looked up for the key column alone and set beside the lines (a join of the whole frame
+    # would copy every column of ~10^7 rows while the original is still held: the run's memory peak)
+    flags = la.select("_am").join(mem, on="_am", how="left", maintain_order="left").drop("_am")
     la = (
-        la.join(mem, on="_am", how="left")
+        la.hstack(flags)
         .with_columns(m_of["m_int"].alias("m_int"), m_of["m_len"].alias("m_len"))
         .with_columns(shift_allows(ints=True).alias("ok"))
     )

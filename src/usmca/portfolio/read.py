@@ -621,10 +621,12 @@ def check_portfolio(
         bom_ok = bom_ok.filter(~pl.col("parent_sku").is_in(clash["parent_sku"].implode()))
     # A bill whose non-originating materials alone exceed the adjusted transaction value is an input error
     # (values or currency wrong), as for a single case.
-    vnm = (
-        bom_ok.filter(~pl.col("self_produced") & (pl.col("origin") != "originating"))
+    vnm = (  # lazily, so the filter copies two columns, not the whole bill
+        bom_ok.lazy()
+        .filter(~pl.col("self_produced") & (pl.col("origin") != "originating"))
         .group_by("parent_sku")
         .agg(pl.col("value_u").sum().alias("vnm"))
+        .collect()
     )
     bases = prod_ok.select(
         pl.col("sku").alias("parent_sku"),
