@@ -524,7 +524,8 @@ def run_portfolio(
     multi_reason = multi.with_columns(pl.lit("multi-level bill (self-produced material)").alias("reason"))
     multi = pl.concat([multi, part6.select("sku")])
     flat_prod = prod.join(multi, on="sku", how="anti")
-    flat_bom = bom.join(multi.rename({"sku": "parent_sku"}), on="parent_sku", how="anti")
+    # (no copy of the whole bill when no SKU has a multi-level bill, the usual case)
+    flat_bom = bom.filter(~pl.col("parent_sku").is_in(multi["sku"].implode())) if multi.height else bom
     if progress:
         progress("kernel", 0, 1)
     if backend == "spark":
