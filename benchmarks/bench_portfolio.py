@@ -120,7 +120,8 @@ def main() -> None:
     )
     t_kernel = time.perf_counter() - t
     flush_memo(conn)
-    kernel_lines = pf.bom.select("parent_sku").join(kr.results.select(pl.col("sku").alias("parent_sku")), on="parent_sku", how="semi").height
+    decided = kr.results.select(pl.col("sku").alias("parent_sku"))
+    kernel_lines = pf.bom.select("parent_sku").join(decided, on="parent_sku", how="semi").height
     n_fb = kr.fallback.height + scr.height + multi.height
 
     total = t_read + t_screen + t_kernel
