@@ -138,11 +138,35 @@ def certificate_rules(body: dict[str, Any]) -> str | None:
     return None
 
 
+def _parts(value: Any) -> list[Any]:
+    """A multipart field's values: absent, one value, or a list (one part each)."""
+    return [] if value is None else value if isinstance(value, list) else [value]
+
+
+def compare_rules(body: dict[str, Any]) -> str | None:
+    docs = [d for d in _parts(body.get("scenario_file")) if isinstance(d, dict)]
+    names = [*_parts(body.get("scenario")), *(d.get("name") for d in docs)]
+    if len(set(names)) != len(names):
+        return "each scenario appears once"
+    if len(names) > 10:
+        return "at most 10 scenarios in all"
+    for d in docs:
+        for m in d.get("measures") or []:
+            rec = m.get("measure") if m.get("kind") == "add" else None
+            if rec and rec.get("valid_to") and rec["valid_to"] < rec["valid_from"]:  # ISO dates sort as text
+                return "an added measure: valid_to is on or after valid_from"
+    return None
+
+
 RULES: dict[str, tuple[str, Callable[[dict[str, Any]], str | None]]] = {
     "/api/v1/qualify": ("OriginCase", case_rules),
     "/api/v1/duty": ("Entry", entry_rules),
     "/api/v1/duty/compare": ("CompareEntry", entry_rules),
     "/api/v1/certificates": ("CertificateRequest", certificate_rules),
+}
+# Multipart bodies: their schema is the operation's own (not a component).
+MULTIPART_RULES: dict[str, Callable[[dict[str, Any]], str | None]] = {
+    "/api/v1/scenarios/compare": compare_rules,
 }
 
 
@@ -151,12 +175,25 @@ RULES: dict[str, tuple[str, Callable[[dict[str, Any]], str | None]]] = {
 
 @pytest.fixture(scope="module")
 def app_and_key(tmp_path_factory: pytest.TempPathFactory, conn: sqlite3.Connection) -> Iterator[tuple[Any, str]]:
-    from usmca.app import records
+    import polars as pl
+
+    from usmca.app import records, scenario_api
     from usmca.app.api import create_app
     from usmca.app.db import Database
 
+    trade = pl.DataFrame(
+        {
+            "hts": ["8703230190", "9401614011", "7326908688"],
+            "country": ["MX", "CA", "MX"],
+            "total_value": [1_000_000.0, 200_000.0, 50_000.0],
+            "claimed_value": [800_000.0, 150_000.0, 10_000.0],
+        }
+    )
     mp = pytest.MonkeyPatch()
     mp.setenv("USMCA_SECRET", "contract-test")
+    # Macro jobs run for real, on three trade lines instead of the 2025 flows (~10 ms a job, not 10-30 s): the
+    # run starts one per scenario and date it draws, and their results are read back and checked too.
+    mp.setattr(scenario_api, "_trade", lambda: trade)
     tmp: Path = tmp_path_factory.mktemp("contract")
     db = Database(f"sqlite:///{tmp / 'app.sqlite'}")
     with db.session() as s:
@@ -181,6 +218,9 @@ def _rules_hooks(schema: Any) -> collections.Counter[str]:
         )
         for path, (name, rule) in RULES.items()
     }
+    for path, rule in MULTIPART_RULES.items():
+        form = doc["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+        validators[path] = (jsonschema_rs.Draft202012Validator({**doc, **form}, validate_formats=True), rule)
     dropped: collections.Counter[str] = collections.Counter()
 
     def keep(path: str, body: Any) -> bool:
@@ -231,9 +271,11 @@ def test_api_contract(app_and_key: tuple[Any, str]) -> None:
     failures: dict[tuple[str, str], str] = {}
     errors: list[str] = []
     operations: set[str] = set()
+    seconds: collections.Counter[str] = collections.Counter()  # time by operation (or stateful run)
     for ev in engine.from_schema(schema).execute():
         if isinstance(ev, events.ScenarioFinished):
             operations.add(ev.recorder.label)
+            seconds[ev.recorder.label] += ev.elapsed_time
             for case_id, inter in ev.recorder.interactions.items():
                 requests += 1
                 if inter.response is not None:
@@ -255,7 +297,8 @@ def test_api_contract(app_and_key: tuple[Any, str]) -> None:
         f"\nschemathesis {schemathesis.__version__ if hasattr(schemathesis, '__version__') else ''}: "
         f"{len(operations)} operations, {requests} requests, statuses {dict(sorted(statuses.items()))}, "
         f"{len(failures)} failures, {len(errors)} errors; bodies dropped by the x-rules: "
-        f"{sum(dropped.values())} {dict(dropped)}; 2xx by operation: {dict(sorted(accepted.items()))}"
+        f"{sum(dropped.values())} {dict(dropped)}; 2xx by operation: {dict(sorted(accepted.items()))}; "
+        f"slowest: {', '.join(f'{op} {t:.1f} s' for op, t in seconds.most_common(5))}"
     )
     assert len(operations) >= 15
     assert requests >= 500, f"too few requests ({requests}): generation is not reaching the API"
@@ -264,6 +307,9 @@ def test_api_contract(app_and_key: tuple[Any, str]) -> None:
     # The engines answer valid bodies (the rules filter does not starve them).
     for path in ("/api/v1/qualify", "/api/v1/duty", "/api/v1/duty/compare"):
         assert accepted[f"POST {path}"] > 0, (path, dict(accepted))
+    # The jobs' endpoints are reached past their checks: jobs are started and read back.
+    for op in ("POST /api/v1/scenarios/compare", "POST /api/v1/scenarios/{name}/macro"):
+        assert accepted[op] > 0, (op, dict(accepted))
 
 
 # --- each x-rule, broken, is a 422 naming the field --------------------------------------------------------------
@@ -344,6 +390,61 @@ def test_rules_are_refused(app_and_key: tuple[Any, str], path: str, body: dict[s
     assert valid.is_valid(body)
     with TestClient(app) as client:
         r = client.post(path, json=body)
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["field"] == field, r.text
+
+
+def _doc(name: str, **extra: Any) -> dict[str, Any]:
+    return {"name": name, "title": name, "description": "test", "sources": [{"title": "test"}], **extra}
+
+
+MEASURE = {
+    "id": "test_measure",
+    "authority": "test",
+    "program": "test",
+    "instruments": [{"kind": "test", "number": "1"}],
+    "headings": ["9903.99.99"],
+    "rate": 0.25,
+    "products": {"all": True},
+    "valid_from": "2026-07-01",
+}
+COMPARE_BROKEN: list[tuple[str, dict[str, Any], str]] = [
+    ("bundled-again", {"scenario": ["autos-85"], "scenario_file": [_doc("autos-85")]}, "scenario"),
+    ("documents-again", {"scenario_file": [_doc("mine"), _doc("mine")]}, "scenario"),
+    ("eleven", {"scenario_file": [_doc(f"s{i}") for i in range(11)]}, "scenario"),
+    (
+        "measure-ends-before-it-starts",
+        {"scenario_file": [_doc("m", measures=[{"kind": "add", "measure": {**MEASURE, "valid_to": "2026-06-30"}}])]},
+        "scenario_file[0] (upload): measures[0].measure",
+    ),
+]
+
+
+@pytest.mark.parametrize(("case", "fields", "field"), COMPARE_BROKEN, ids=[c for c, _, _ in COMPARE_BROKEN])
+def test_compare_rules_are_refused(
+    app_and_key: tuple[Any, str], case: str, fields: dict[str, Any], field: str
+) -> None:
+    """The comparison's rules stated in words: a body valid under its schema (each document alone) that breaks one
+    is refused with a 422 naming the field."""
+    import json
+
+    import jsonschema_rs
+    from fastapi.testclient import TestClient
+
+    app, key = app_and_key
+    path = "/api/v1/scenarios/compare"
+    doc = app.openapi()
+    form = doc["paths"][path]["post"]["requestBody"]["content"]["multipart/form-data"]["schema"]
+    valid = jsonschema_rs.Draft202012Validator({**doc, **form}, validate_formats=True)
+    tables = {"products": "sku,hts,country_of_production\nP1,9401.61.4011,MX\n", "bom": "parent_sku\n"}
+    for one in fields["scenario_file"]:  # one document a part: each is valid as the field's value
+        assert valid.is_valid({**tables, **fields, "scenario_file": one}), one
+    assert compare_rules({**tables, **fields}) is not None, "the body must break one of the rules"
+    parts = [(k, (None, v)) for k, v in tables.items()]
+    parts += [("scenario", (None, n)) for n in fields.get("scenario", [])]
+    parts += [("scenario_file", (None, json.dumps(d), "application/json")) for d in fields["scenario_file"]]
+    with TestClient(app) as client:
+        r = client.post(path, files=parts, headers={"X-API-Key": key})
     assert r.status_code == 422, r.text
     assert r.json()["error"]["field"] == field, r.text
 

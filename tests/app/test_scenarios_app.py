@@ -187,6 +187,127 @@ def test_compare_refuses_bad_input_naming_the_field(client: Any, keys: dict[str,
     assert r.status_code == 422 and "aliases" in r.json()["error"]["message"]
 
 
+def test_compare_takes_tables_and_documents_as_files_or_text(client: Any, keys: dict[str, str], tables: Any) -> None:
+    """What the published body allows is accepted: a table file without an extension or type (read by its
+    content), a table as a text field, a scenario document as a JSON text field (``1e-05`` is a number there,
+    where YAML 1.1 would read text), with a bundled name."""
+    noop = {
+        "name": "nothing-changes",
+        "title": "A scenario that changes nothing",
+        "description": "No overlay at all.",
+        "sources": [{"title": "test fixture"}],
+        "macro": {"claimed_share_lost": 1e-05},
+    }
+    parts = [
+        ("products", ("products", tables["products"][1], "application/octet-stream")),
+        ("bom", (None, tables["bom"][1].decode())),
+        ("scenario", (None, "china-content-cap")),
+        ("scenario_file", (None, json.dumps(noop), "application/json")),
+        ("date", (None, DATE)),
+    ]
+    r = client.post("/api/v1/scenarios/compare", files=parts, headers={"X-API-Key": keys["analyst"]})
+    assert r.status_code == 202, r.text
+    job = wait(client, r.json()["href"])
+    assert job["status"] == "done", job
+    assert job["params"]["scenarios"] == ["china-content-cap", "nothing-changes"]
+    cap, same = job["result"]["scenarios"]
+    assert [f["sku"] for f in cap["flips"] if f["flipped"]] == ["SPEC-1"]
+    assert same["flips"] == [] and same["duty_owed"] == job["result"]["baseline"]["duty_owed"]
+
+
+def test_an_uploaded_document_reads_as_json() -> None:
+    """YAML's own values (a date, a number as a key) are read as the JSON the schema states."""
+    from usmca.app.scenario_api import parse_upload
+
+    text = NOOP + b"effective: 2027-07-01\nmacro: {claimed_share_lost_by_chapter: {87: 0.25, 7: 0.5}}\n"
+    sc = parse_upload(text, "noop.yaml", "scenario_file[0]")
+    assert str(sc.effective) == "2027-07-01"
+    assert sc.macro.claimed_share_lost_by_chapter == {"87": 0.25, "07": 0.5}
+
+
+def test_compare_refuses_what_its_schema_refuses(client: Any, keys: dict[str, str], tables: Any) -> None:
+    key = keys["analyst"]
+    for date, problem in (("0000-00-00", "not a calendar date"), ("2026-02-30", "not a calendar date"), ("", "YYYY")):
+        r = start(client, key, tables, ["autos-85"], date=date)
+        assert r.status_code == 422, (date, r.text)
+        err = r.json()["error"]
+        assert err["field"] == "date" and err["value"] == date and problem in err["problem"], err
+    r = start(client, key, tables, [" autos-85"])  # names are the bundled ones exactly
+    assert r.status_code == 422 and r.json()["error"]["field"] == "scenario", r.text
+    for raw, field, problem in (
+        (b"\x89PNG\r\n\x1a\n\x00\xff", "scenario_file[0]", "UTF-8"),
+        (b"just words", "scenario_file[0] (x.yaml)", "mapping"),
+        (b"[1, 2]", "scenario_file[0] (x.yaml)", "mapping"),
+        (
+            NOOP + b"rules: [{kind: vehicle_rvc, classes: [light_truck]}]\n",
+            "scenario_file[0] (x.yaml): rules[0]",
+            "rules",
+        ),
+        (NOOP.replace(b"nothing-changes", b"baseline"), "scenario_file[0] (x.yaml): name", "baseline"),
+    ):
+        files = [*tables.items(), ("scenario_file", ("x.yaml", raw, "application/yaml"))]
+        r = client.post("/api/v1/scenarios/compare", files=files, headers={"X-API-Key": key})
+        assert r.status_code == 422, (raw, r.text)
+        err = r.json()["error"]
+        assert err["field"] == field and problem in r.text, (raw, err)
+    big = NOOP + b"assumptions: [" + b'"x", ' * 60_000 + b'"x"]\n'
+    files = [*tables.items(), ("scenario_file", ("big.yaml", big, "application/yaml"))]
+    r = client.post("/api/v1/scenarios/compare", files=files, headers={"X-API-Key": key})
+    assert r.status_code == 413 and r.json()["error"]["limit"] == 256 * 1024, r.text
+
+
+def test_published_compare_body(client: Any) -> None:
+    """The body the comparison publishes: bundled names as an enum, documents as ScenarioDocument (every bundled
+    scenario valid under it), a date in ``format: date``."""
+    import jsonschema_rs
+    import yaml
+
+    from usmca.scenarios.model import bundled
+
+    doc = client.get("/openapi.json").json()
+    media = doc["paths"]["/api/v1/scenarios/compare"]["post"]["requestBody"]["content"]["multipart/form-data"]
+    props = media["schema"]["properties"]
+    assert props["scenario"]["anyOf"][0] == {"enum": list(bundled())}
+    assert props["date"]["format"] == "date"
+    assert props["scenario_file"]["$ref"] == "#/components/schemas/ScenarioDocument"
+    assert "application/json" in media["encoding"]["scenario_file"]["contentType"]
+    valid = jsonschema_rs.Draft202012Validator(
+        {"$ref": "#/components/schemas/ScenarioDocument", **doc}, validate_formats=True
+    )
+    data = Path(__file__).resolve().parents[2] / "src/usmca/scenarios/data"
+    for f in sorted(data.glob("*.yaml")):
+        as_json = json.loads(json.dumps(yaml.safe_load(f.read_text()), default=str))
+        assert valid.is_valid(as_json), f.name
+    for sc in bundled().values():
+        assert valid.is_valid(sc.to_dict()), sc.name
+
+
+def test_scenario_document_schema_follows_the_model() -> None:
+    """Every field of the scenario model (and of each overlay) is in the published schema, and no other."""
+    from typing import get_args
+
+    from usmca.app.schemas import components
+    from usmca.scenarios import model
+
+    schemas = components()
+    top = schemas["ScenarioDocument"]["properties"]
+    assert set(top) == set(model.Scenario.model_fields)
+    assert set(top["sources"]["items"]["properties"]) == set(model.Source.model_fields)
+    assert set(top["macro"]["properties"]) == set(model.MacroAssumptions.model_fields)
+    for field, union in (("rules", model.RuleOverlay), ("measures", model.MeasureOverlay)):
+        published = {o["properties"]["kind"]["const"]: o for o in top[field]["items"]["anyOf"]}
+        models = {m.model_fields["kind"].annotation.__args__[0]: m for m in get_args(get_args(union)[0])}
+        assert set(published) == set(models), field
+        for kind, m in models.items():
+            assert set(published[kind]["properties"]) == set(m.model_fields), kind
+            required = {f for f, info in m.model_fields.items() if info.is_required()}
+            assert required <= set(published[kind].get("required", [])), kind
+    rvc = top["rules"]["items"]["anyOf"][0]
+    assert set(rvc["properties"]["scope"]["properties"]) == set(model.Scope.model_fields)
+    change = top["measures"]["items"]["anyOf"][0]
+    assert set(change["properties"]["select"]["properties"]) == set(model.Select.model_fields)
+
+
 def test_compare_respects_the_upload_limit(database: Any, keys: dict[str, str], monkeypatch: Any) -> None:
     from fastapi.testclient import TestClient
 

@@ -224,8 +224,10 @@ def test_openapi_has_no_path_inputs(client: Any) -> None:
                 schema = body.get("schema", {})
                 if "$ref" in schema:
                     schema = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[-1]]
+                # A part whose media type the body's `encoding` declares carries a document (its contents).
+                encoded = {n for n, e in body.get("encoding", {}).items() if e.get("contentType")}
                 for name, prop in schema.get("properties", {}).items():
-                    binary = _is_file(prop)
+                    binary = _is_file(prop) or name in encoded
                     if PATHY.search(name) and not (ctype.startswith("multipart/") and binary):
                         found.append(f"{method.upper()} {route} body field {name}")
     assert not found, found
@@ -296,6 +298,25 @@ def test_upload_size_limit(client: Any, keys: dict[str, str]) -> None:
     assert r.status_code == 413, r.text
     err = r.json()["error"]
     assert err["limit"] == 256 * 1024 and str(256 * 1024) in err["message"], err
+
+
+@pytest.mark.parametrize("page", ["/portfolio", "/scenarios/compare"])
+def test_upload_forms_have_the_upload_limit(client: Any, keys: dict[str, str], page: str) -> None:
+    """The pages' upload forms take tables up to the upload limit (not the smaller JSON body limit), and no more."""
+    _sign_in(client, "analyst")
+    table = b"sku,hts,country_of_production\n" + b"P1,9401.61.4011,MX\n" * 5_000  # ~100 KB: over body_bytes
+    assert 64 * 1024 < len(table) < 256 * 1024
+    data = {"csrf": _csrf(client, page), "date": "2026-03-01", "scenario": "autos-85"}
+    files = {"products": ("products.csv", table, "text/csv"), "bom": ("bom.csv", b"parent_sku\n", "text/csv")}
+    r = client.post(page, data=data, files=files, follow_redirects=False)
+    assert r.status_code == 303, r.text[:500]  # the run was started
+    big = {**files, "products": ("products.csv", table * 3, "text/csv")}
+    r = client.post(page, data={**data, "csrf": _csrf(client, page)}, files=big, follow_redirects=False)
+    assert r.status_code == 413 and r.json()["error"]["limit"] == 256 * 1024, r.text[:500]
+    # Everything else keeps the body limit: a path under the page's, and another page's form.
+    for other in (f"{page}/x", "/duty"):
+        r = client.post(other, data={"pad": "x" * 70_000})
+        assert r.status_code == 413 and r.json()["error"]["limit"] == 64 * 1024, (other, r.text[:300])
 
 
 def test_form_size_limit(client: Any, monkeypatch: pytest.MonkeyPatch) -> None:

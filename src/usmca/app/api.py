@@ -62,12 +62,17 @@ RulePath = Annotated[
 ]
 
 
+# Requests that carry portfolio tables get the upload limit: the API's uploads and the pages' upload forms.
+UPLOAD_PREFIXES = (f"{API}/portfolio", f"{API}/scenarios/compare")
+UPLOAD_FORMS = frozenset({"/portfolio", "/scenarios/compare"})
+
+
 @dataclass(frozen=True)
 class Limits:
     """Request-size and row-count limits; each refusal names the limit and how to stay within it."""
 
     body_bytes: int = 2 * 1024 * 1024  # JSON bodies
-    upload_bytes: int = 64 * 1024 * 1024  # portfolio uploads (multipart)
+    upload_bytes: int = 64 * 1024 * 1024  # table uploads (multipart): the API and the pages' upload forms
     materials: int = 2_000  # material lines in one origin case, counted through every sub-bill
     entry_lines: int = 1_000  # lines in one entry
     list_rows: int = 500  # rows in one page of a list
@@ -97,9 +102,10 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] in ("GET", "HEAD", "OPTIONS"):
             await self.app(scope, receive, send)
             return
+        path = scope["path"]
         limit = (
             self.limits.upload_bytes
-            if scope["path"].startswith((f"{API}/portfolio", f"{API}/scenarios/compare"))
+            if path.startswith(UPLOAD_PREFIXES) or path in UPLOAD_FORMS
             else self.limits.body_bytes
         )
         length = None
@@ -478,6 +484,7 @@ ENGINE_THREADS = int(os.environ.get("USMCA_ENGINE_THREADS", "1"))
 _pool = ThreadPoolExecutor(max_workers=ENGINE_THREADS, thread_name_prefix="usmca-engine")
 # Entries of at most this many lines are quoted on the event loop itself (well under 1 ms of engine time).
 INLINE_LINES = 4
+INLINE_MATERIALS = 8
 
 
 def _dumps(obj: Any) -> bytes:
@@ -613,7 +620,16 @@ def _routes(app: FastAPI, db: Database, lim: Limits) -> None:
                 limit=lim.materials,
                 hint="use `usmca portfolio run` for large bills",
             )
-        return await in_engine(_qualify_body, db, data, user)
+        # An unrecorded determination of a short bill costs ~0.2 ms of engine time, less than the hand-off to
+        # the engine thread and back: answered on the event loop, as short duty quotes are; recording (a
+        # database write) and longer bills go to the pool. Either way the answer is encoded once, by orjson.
+        if user is None and _count_materials(data.get("materials") if isinstance(data, dict) else None) <= (
+            INLINE_MATERIALS
+        ):
+            out = _qualify_body(db, data, None)
+        else:
+            out = await in_engine(_qualify_body, db, data, user)
+        return Response(_dumps(out), media_type="application/json")
 
     @app.get(f"{API}/determinations", tags=["origin"])
     def determinations(
@@ -707,16 +723,8 @@ def _routes(app: FastAPI, db: Database, lim: Limits) -> None:
         part's content type (text/csv, the XLSX or Parquet media type); plain bytes (application/octet-stream or
         no type) are read by their content (Parquet and XLSX by their signatures, else CSV). Any other file is
         refused (422 naming the field)."""
-        from starlette.datastructures import UploadFile as FormFile
-
         async with request.form() as form:  # the spooled uploads are closed once copied
-            uploads: list[tuple[str, str | None, Any]] = []
-            for name in ("products", "bom", "declarations"):
-                part = form.get(name)
-                if isinstance(part, FormFile):
-                    uploads.append((name, _table_name(name, part), part.file))
-                elif part is not None:
-                    uploads.append((name, f"{name}.csv", io.BytesIO(part.encode())))
+            uploads = form_tables(form)
             date = str(form.get("date") or "")
             if not DATE_TEXT.fullmatch(date):
                 raise InputError("date", date, "a portfolio run needs the date of production (YYYY-MM-DD)")
@@ -911,6 +919,40 @@ def _table_name(field: str, upload: Any) -> str | None:
     return f"{field}{ext}"
 
 
+def form_tables(form: Any) -> list[tuple[str, str | None, Any]]:
+    """The table parts of an upload form (products, bom, declarations) as (field, name that picks the reader,
+    binary file): a file part as it came (``_table_name``), a text field as CSV."""
+    from starlette.datastructures import UploadFile as FormFile
+
+    uploads: list[tuple[str, str | None, Any]] = []
+    for name in ("products", "bom", "declarations"):
+        part = form.get(name)
+        if isinstance(part, FormFile):
+            uploads.append((name, _table_name(name, part), part.file))
+        elif part is not None:
+            uploads.append((name, f"{name}.csv", io.BytesIO(part.encode())))
+    return uploads
+
+
+def save_tables(work: Path, uploads: list[tuple[str, str | None, Any]], what: str) -> dict[str, Path]:
+    """Copy the uploaded tables into ``work`` under names of our own: the client's name only picks the reader
+    (by extension), never the path. PRODUCTS and BOM are required (``what`` names the request)."""
+    files: dict[str, Path] = {}
+    for name, filename, fh_in in uploads:
+        ext = Path(filename or "").suffix.lower()
+        if ext not in TABLE_TYPES.values():
+            raise InputError(name, filename, "a portfolio table is a .csv, .xlsx or .parquet file")
+        dest = work / f"{name}{ext}"
+        with dest.open("wb") as fh:
+            while chunk := fh_in.read(1 << 20):
+                fh.write(chunk)
+        files[name] = dest
+    for need in ("products", "bom"):
+        if need not in files:
+            raise InputError(need, None, f"{what} needs the PRODUCTS and BOM tables")
+    return files
+
+
 def certification_request(data: Any) -> Any:
     """The certificate body: the certification model's own checks first (its messages name the Annex 5-A
     element), then the published schema."""
@@ -942,21 +984,8 @@ def start_portfolio_run(
         raise InputError("date", date_text, "a portfolio run needs the date of production (YYYY-MM-DD)")
     job_id = str(uuid.uuid4())
     work = Path(tempfile.mkdtemp(prefix="usmca-run-"))
-    files: dict[str, Path] = {}
     try:
-        for name, filename, fh_in in uploads:
-            # The client's file name only picks the reader (by extension); the path is ours.
-            ext = Path(filename or "").suffix.lower()
-            if ext not in (".csv", ".xlsx", ".parquet"):
-                raise InputError(name, filename, "a portfolio table is a .csv, .xlsx or .parquet file")
-            dest = work / f"{name}{ext}"
-            with dest.open("wb") as fh:
-                while chunk := fh_in.read(1 << 20):
-                    fh.write(chunk)
-            files[name] = dest
-        for need in ("products", "bom"):
-            if need not in files:
-                raise InputError(need, None, "a portfolio run needs the PRODUCTS and BOM tables")
+        files = save_tables(work, uploads, "a portfolio run")
         with db.session() as s:
             s.add(
                 Job(

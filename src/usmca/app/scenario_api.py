@@ -10,6 +10,7 @@ A comparison's result is the JSON of ``usmca scenarios compare --format json`` f
 also keeps the HTML body of the report (``usmca.scenarios.report``) for the web page.
 """
 
+import asyncio
 import datetime as dt
 import hashlib
 import json
@@ -22,21 +23,26 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import Depends, FastAPI, File, Form, Query, UploadFile
+from fastapi import Depends, FastAPI, Query, Request
 from fastapi import Path as PathParam
 from pydantic import BaseModel, ConfigDict, Field
 
-from usmca.app import records
+from usmca.app import records, schemas
 from usmca.app.api import (
     _RUNS,
     API,
+    DATE_TEXT,
     NOT_FOUND,
     WRITE_RESPONSES,
+    ApiError,
     Limits,
     _conn,
     _date,
+    _table,
     corpus,
+    form_tables,
     requires,
+    save_tables,
 )
 from usmca.app.db import Database, now
 from usmca.app.models import Job, User
@@ -51,10 +57,6 @@ MAX_SCENARIOS = 10  # scenarios in one comparison (each is a portfolio run or a 
 MAX_SCENARIO_FILE = 256 * 1024  # bytes of one uploaded scenario document
 STALE_SECONDS = 3600  # a macro job queued/running longer than this is taken as lost (server restarted)
 NAME_DOC = "a bundled scenario name (GET /api/v1/scenarios)"
-DateForm = Annotated[
-    str | None,
-    Form(pattern=r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$", description="YYYY-MM-DD; default today"),
-]
 DateQuery = Annotated[
     str | None,
     Query(
@@ -247,26 +249,68 @@ def _refuse_aliases(text: str, field: str) -> None:
         raise InputError(field, None, f"not valid YAML ({str(exc)[:200]})") from None
 
 
-def parse_upload(raw: bytes, filename: str | None, field: str) -> Scenario:
-    """A scenario document uploaded with a comparison (YAML or JSON), validated like a scenario file."""
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def _document(raw: bytes, filename: str | None, field: str) -> Any:
+    """An uploaded scenario document as JSON data: JSON text read as JSON (YAML 1.1 would read ``1e-05`` as
+    text), anything else as YAML, with its dates as ISO text and its keys as text (what the schema states)."""
     import yaml
 
-    from usmca.scenarios.model import parse_scenario
-
     if len(raw) > MAX_SCENARIO_FILE:
-        raise InputError(field, filename, f"a scenario document is at most {MAX_SCENARIO_FILE} bytes")
+        raise ApiError(
+            413,
+            "request_too_large",
+            f"{field}: a scenario document is at most {MAX_SCENARIO_FILE} bytes",
+            field=field,
+            limit=MAX_SCENARIO_FILE,
+        )
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         raise InputError(field, filename, "a scenario document is UTF-8 text (YAML or JSON)") from None
+    try:
+        return json.loads(text, parse_constant=_no_constant)
+    except ValueError:
+        pass  # not JSON: read as YAML
+    except RecursionError:
+        raise InputError(field, filename, "the document is nested too deeply to be a scenario") from None
     _refuse_aliases(text, field)
     try:
         data = yaml.safe_load(text)
-        return parse_scenario(data, f"{field} ({Path(filename or 'upload').name[:80]})")
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, ValueError) as exc:  # ValueError: a value YAML types but cannot build (2026-02-30)
         raise InputError(field, filename, f"not valid YAML ({str(exc)[:200]})") from None
     except RecursionError:  # the YAML composer recurses per level of nesting
         raise InputError(field, filename, "the document is nested too deeply to be a scenario") from None
+    try:
+        return json.loads(json.dumps(data, default=str, allow_nan=False))
+    except (TypeError, ValueError, RecursionError) as exc:  # a key JSON cannot hold (a date, a list), NaN
+        raise InputError(field, filename, f"the document holds a value JSON cannot ({str(exc)[:200]})") from None
+
+
+def parse_upload(raw: bytes, filename: str | None, field: str) -> Scenario:
+    """A scenario document uploaded with a comparison (YAML or JSON), valid under the scenario model (its
+    messages first, as the CLI gives them) and under the published schema (``ScenarioDocument``: what the model
+    would let through besides, e.g. "87" written as a number where text is documented). Errors name the field
+    as ``scenario_file[i] (file name): rules[0].net_cost``."""
+    from usmca.scenarios.model import parse_scenario
+
+    label = f"{field} ({Path(filename or 'upload').name[:80]})"
+    data = _document(raw, filename, field)
+    if not isinstance(data, dict):
+        raise InputError(label, type(data).__name__, "a scenario is a YAML or JSON mapping")
+    try:
+        sc: Scenario | None = parse_scenario(data, label)
+    except (TypeError, AttributeError):  # a model validator handed a shape the schema refuses (below)
+        sc = None
+    try:
+        schemas.check("ScenarioDocument", data)
+    except InputError as exc:
+        raise InputError(f"{label}: {exc.field}", exc.value, exc.problem, exc.hint) from None
+    if sc is None:  # not reached while the schema states every shape the model's validators read
+        raise InputError(label, "...", "not a valid scenario document (docs/scenarios.md)")
+    return sc
 
 
 def resolve(names: list[str], docs: list[tuple[str | None, bytes]]) -> list[Scenario]:
@@ -274,7 +318,6 @@ def resolve(names: list[str], docs: list[tuple[str | None, bytes]]) -> list[Scen
     out: list[Scenario] = []
     known = bundled()
     for i, n in enumerate(names):
-        n = n.strip()
         if n not in known:
             raise InputError(
                 f"scenario[{i}]" if len(names) > 1 else "scenario",
@@ -328,21 +371,8 @@ def start_compare(
     on = _date(date_text, "date") or dt.date.today()
     job_id = str(uuid.uuid4())
     work = Path(tempfile.mkdtemp(prefix="usmca-scenarios-"))
-    files: dict[str, Path] = {}
     try:
-        for name, filename, fh_in in uploads:
-            # The client's file name only picks the reader (by extension); the path is ours.
-            ext = Path(filename or "").suffix.lower()
-            if ext not in (".csv", ".xlsx", ".parquet"):
-                raise InputError(name, filename, "a portfolio table is a .csv, .xlsx or .parquet file")
-            dest = work / f"{name}{ext}"
-            with dest.open("wb") as fh:
-                while chunk := fh_in.read(1 << 20):
-                    fh.write(chunk)
-            files[name] = dest
-        for need in ("products", "bom"):
-            if need not in files:
-                raise InputError(need, None, "a comparison needs the PRODUCTS and BOM tables")
+        files = save_tables(work, uploads, "a comparison")
         params = {"date": on.isoformat(), "files": sorted(files), "scenarios": [s.name for s in scenarios]}
         with db.session() as s:
             s.add(
@@ -543,6 +573,76 @@ def _macro_job(db: Database, job_id: str, sc: Scenario, on: dt.date) -> None:
 
 # --- routes --------------------------------------------------------------------------------------------------
 
+COMPARE_RULES = [
+    "each scenario appears once: the names in scenario and the name of each scenario_file document are distinct",
+    f"at most {MAX_SCENARIOS} scenarios in all (scenario and scenario_file together)",
+]
+
+
+def compare_body(names: list[str]) -> dict[str, Any]:
+    """The comparison's multipart body as the API reads it (the tables as the portfolio run's)."""
+    name = {"enum": names}
+    doc = {"$ref": schemas.REF + "ScenarioDocument"}
+    return {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["products", "bom"],
+                    "properties": {
+                        "products": _table("PRODUCTS table (interchange §5)"),
+                        "bom": _table("BOM table"),
+                        "declarations": _table("supplier declarations table (optional)"),
+                        "scenario": {
+                            "anyOf": [name, {"type": "array", "items": name, "uniqueItems": True}],
+                            "description": f"{NAME_DOC}; repeat the field for more",
+                        },
+                        # One document per part (a JSON list in one part is not a document): repeat the part.
+                        "scenario_file": {
+                            **doc,
+                            "description": "your own scenario document (docs/scenarios.md), JSON or YAML, as a file "
+                            f"or a text field of at most {MAX_SCENARIO_FILE} bytes; repeat the part for more",
+                        },
+                        "date": {
+                            "type": "string",
+                            "format": "date",
+                            "pattern": f"^{DATE_TEXT.pattern}$",
+                            "description": "YYYY-MM-DD; default today",
+                        },
+                    },
+                    # An empty list sends no part at all: at least one name or document must be sent.
+                    "anyOf": [
+                        {
+                            "required": ["scenario"],
+                            "properties": {"scenario": {"anyOf": [name, {"type": "array", "minItems": 1}]}},
+                        },
+                        {"required": ["scenario_file"]},
+                    ],
+                    "description": "The portfolio's tables and at least one scenario. Also: "
+                    + "; ".join(COMPARE_RULES)
+                    + ".",
+                    "x-rules": COMPARE_RULES,
+                },
+                "encoding": {"scenario_file": {"contentType": "application/json, application/yaml"}},
+            }
+        },
+    }
+
+
+def _date_text(value: Any) -> str | None:
+    """The comparison's date field: absent (today) or a calendar date written YYYY-MM-DD."""
+    if value is None:
+        return None
+    if not isinstance(value, str) or not DATE_TEXT.fullmatch(value):
+        raise InputError("date", getattr(value, "filename", value), "dates are written YYYY-MM-DD")
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError as exc:
+        raise InputError("date", value, f"not a calendar date ({exc})") from None
+    return value
+
+
 
 def mount(app: FastAPI, db: Database, lim: Limits, *, web: bool = True) -> None:
     """The scenario endpoints, and with ``web`` the pages (after ``usmca.app.web.mount``)."""
@@ -560,28 +660,37 @@ def mount(app: FastAPI, db: Database, lim: Limits, *, web: bool = True) -> None:
         status_code=202,
         response_model=JobStarted,
         responses=WRITE_RESPONSES,
+        openapi_extra={"requestBody": compare_body(list(bundled()))},
     )
-    def scenarios_compare(
-        user: Annotated[User, Depends(analyst)],
-        products: Annotated[UploadFile, File(description="PRODUCTS table (.csv, .xlsx, .parquet)")],
-        bom: Annotated[UploadFile, File(description="BOM table")],
-        scenario: Annotated[list[str] | None, Form(description=f"{NAME_DOC}; repeat the field")] = None,
-        date: DateForm = None,
-        declarations: Annotated[UploadFile | None, File(description="supplier declarations table")] = None,
-        scenario_file: Annotated[
-            list[UploadFile] | None, File(description="your own scenario documents (YAML or JSON)")
-        ] = None,
-    ) -> Any:
+    async def scenarios_compare(request: Request, user: Annotated[User, Depends(analyst)]) -> Any:
         """Baseline and each scenario on an uploaded portfolio (interchange §5 tables) as a background job:
-        the SKUs that flip, RVC margins, duty at stake and the cheapest verified remedy. Poll ``href``."""
-        docs = [(f.filename, f.file.read(MAX_SCENARIO_FILE + 1)) for f in scenario_file or []]
-        scs = resolve(list(scenario or []), docs)
-        uploads = [
-            (n, u.filename, u.file)
-            for n, u in (("products", products), ("bom", bom), ("declarations", declarations))
-            if u is not None
-        ]
-        job_id = start_compare(db, lim, user.username, uploads, scs, date)
+        the SKUs that flip, RVC margins, duty at stake and the cheapest verified remedy. Poll ``href``.
+
+        Scenarios: bundled names (``scenario``, repeated) and your own documents (``scenario_file``, repeated:
+        JSON or YAML, as a file or a text field), at least one and at most 10 in all. Each table is a file part
+        or a text field holding CSV. A file's format comes from its name (.csv, .xlsx, .parquet), else its part's
+        content type (text/csv, the XLSX or Parquet media type); plain bytes (application/octet-stream or no
+        type) are read by their content (Parquet and XLSX by their signatures, else CSV). Any other file is
+        refused (422 naming the field). The tables' contents are read by the job: a table that cannot be read
+        fails the job, with the reason in its ``error``."""
+        from starlette.datastructures import UploadFile as FormFile
+
+        async with request.form() as form:  # the spooled uploads are closed once copied
+            date = _date_text(form.get("date"))
+            names: list[str] = []
+            for i, part in enumerate(form.getlist("scenario")):
+                if isinstance(part, FormFile):
+                    raise InputError(f"scenario[{i}]", part.filename, "a scenario name is a text field")
+                names.append(part)
+            docs: list[tuple[str | None, bytes]] = []
+            for part in form.getlist("scenario_file"):
+                if isinstance(part, FormFile):
+                    docs.append((part.filename, await part.read(MAX_SCENARIO_FILE + 1)))
+                else:
+                    docs.append((None, part.encode()))
+            scs = await asyncio.to_thread(resolve, names, docs)
+            uploads = form_tables(form)
+            job_id = await asyncio.to_thread(start_compare, db, lim, user.username, uploads, scs, date)
         return JobStarted(id=job_id, status="queued", href=f"{API}/scenarios/compare/{job_id}")
 
     @app.get(

@@ -16,6 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
+from usmca.app.api import ApiError
 from usmca.app.db import Database
 from usmca.app.web import Web, _Forbidden, _form
 from usmca.errors import NotFoundError, UsmcaError
@@ -103,7 +104,7 @@ def mount(app: FastAPI, db: Database) -> None:
     async def compare_start(request: Request) -> Response:
         from starlette.datastructures import UploadFile
 
-        form = await request.form()  # uploads: bounded by the body limit of the middleware
+        form = await request.form()  # uploads: bounded by the upload limit of the middleware (BodyLimit)
         names = [str(v) for v in form.getlist("scenario") if str(v).strip()]
         try:
             web.check_csrf(request, form)
@@ -121,6 +122,9 @@ def mount(app: FastAPI, db: Database) -> None:
             job_id = sapi.start_compare(
                 db, request.app.state.limits, user.username, uploads, scs, str(form.get("date") or "") or None
             )
+        except ApiError as exc:  # a scenario document over its size limit (413)
+            ctx = compare_ctx(request, names)
+            return web.render(request, "scenario_compare.html", exc.status, error=exc.message, **ctx)
         except (UsmcaError, _Forbidden) as exc:
             return _page_error(web, request, exc, "scenario_compare.html", **compare_ctx(request, names))
         return RedirectResponse(f"/scenarios/compare/{job_id}", status_code=303)

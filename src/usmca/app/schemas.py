@@ -409,6 +409,354 @@ USER = _obj(
 KEY = _obj({"name": _text(80, minLength=1, description="a label for the key")})
 
 
+# --- scenario documents (usmca.scenarios.model), uploaded with a comparison -----------------------------------
+# The model's validators assume the shapes stated here (a list, a mapping), so uploads are checked against this
+# schema first and the model second: the model then only adds the rules listed in ``x-rules``.
+
+SCENARIO_NAME = r"^[a-z0-9][a-z0-9-]*$"
+PERCENT: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 100, "description": "percent, 0-100"}
+SHARE: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1, "description": "a share, 0-1"}
+RATE_PERCENT: dict[str, Any] = {"type": "number", "minimum": 0, "maximum": 1000, "description": "percent, 0-1000"}
+CHAPTER_KEY = r"^[0-9]{1,2}$"  # a chapter as a mapping key: "7" is chapter 07
+CHAPTER: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "pattern": CHAPTER_KEY},
+        {"type": "integer", "minimum": 0, "maximum": 99},
+    ],
+    "description": "an HS chapter, e.g. \"87\" (one digit is read with a leading 0)",
+}
+HEADING: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^[0-9]{2}\.?[0-9]{2}$"},
+        {"type": "integer", "minimum": 1000, "maximum": 9999},
+    ],
+    "description": "an HS heading, 4 digits, e.g. \"8708\"",
+}
+SUBHEADING: dict[str, Any] = {
+    "anyOf": [
+        {"type": "string", "pattern": r"^[0-9]{4}\.?[0-9]{2}$"},
+        {"type": "integer", "minimum": 100000, "maximum": 999999},
+    ],
+    "description": "an HS subheading, 6 digits, e.g. \"8708.29\"",
+}
+_STRINGS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+
+
+def _strings(pattern: str | None = None, min_items: int = 0, description: str = "") -> dict[str, Any]:
+    items: dict[str, Any] = {"type": "string"} if pattern is None else {"type": "string", "pattern": pattern}
+    s: dict[str, Any] = {"type": "array", "items": items}
+    if min_items:
+        s["minItems"] = min_items
+    if description:
+        s["description"] = description
+    return s
+
+
+SCOPE = _obj(
+    {
+        "chapters": {"type": "array", "items": CHAPTER},
+        "headings": {"type": "array", "items": HEADING},
+        "subheadings": {"type": "array", "items": SUBHEADING},
+        "rule_ids": _STRINGS,
+    },
+    description="goods the overlay reaches (all empty: every good)",
+)
+_THRESHOLDS: dict[str, Any] = {
+    "net_cost": _nullable(PERCENT),
+    "transaction_value": _nullable(PERCENT),
+    "raise_by": _nullable({"type": "number", "minimum": -100, "maximum": 100, "description": "points, -100-100"}),
+}
+ONE_WAY: dict[str, Any] = {
+    "anyOf": [
+        {
+            "required": ["raise_by"],
+            "properties": {
+                "raise_by": {"type": "number"},
+                "net_cost": {"type": "null"},
+                "transaction_value": {"type": "null"},
+            },
+        },
+        {
+            "properties": {"raise_by": {"type": "null"}},
+            "anyOf": [
+                {"required": ["net_cost"], "properties": {"net_cost": {"type": "number"}}},
+                {"required": ["transaction_value"], "properties": {"transaction_value": {"type": "number"}}},
+            ],
+        },
+    ],
+    "description": "give net_cost and/or transaction_value (percent), or raise_by (points), not both",
+}
+
+
+def _overlay(kind: str, properties: dict[str, Any], required: Sequence[str] = (), **kw: Any) -> dict[str, Any]:
+    return _obj({"kind": {"const": kind}, **properties}, required=("kind", *required), **kw)
+
+
+RULE_OVERLAYS = [
+    _overlay("rvc_threshold", {"scope": SCOPE, **_THRESHOLDS}, allOf=[ONE_WAY]),
+    _overlay(
+        "vehicle_rvc",
+        {
+            "classes": {
+                "type": "array",
+                "minItems": 1,
+                "items": {"enum": ["passenger_vehicle", "light_truck", "heavy_truck", "other_vehicle"]},
+            },
+            **_THRESHOLDS,
+        },
+        ("classes",),
+        allOf=[ONE_WAY],
+    ),
+    _overlay(
+        "core_parts_rvc",
+        {"tables": _strings(description="Part 6 table ids (\"A.1\", \"B\", ...); empty: every table"), **_THRESHOLDS},
+        allOf=[ONE_WAY],
+    ),
+    _overlay(
+        "tariff_shift",
+        {
+            "scope": SCOPE,
+            "from_level": {"enum": ["chapter", "heading", "subheading", "tariff_item"]},
+            "to_level": {"enum": ["chapter", "heading", "subheading", "tariff_item"]},
+        },
+        ("from_level", "to_level"),
+        anyOf=[
+            {"properties": {"from_level": {"const": "heading"}, "to_level": {"const": "chapter"}}},
+            {"properties": {"from_level": {"const": "subheading"}, "to_level": {"enum": ["chapter", "heading"]}}},
+            {
+                "properties": {
+                    "from_level": {"const": "tariff_item"},
+                    "to_level": {"enum": ["chapter", "heading", "subheading"]},
+                }
+            },
+        ],
+        description="a tighter tariff shift: to_level is a wider level than from_level (chapter > heading > "
+        "subheading > tariff_item)",
+    ),
+    _overlay("lvc", {"total": PERCENT, "high_wage_material_labour_min": _nullable(PERCENT)}, ("total",)),
+    _overlay(
+        "steel_aluminum",
+        {
+            "percent": _nullable(PERCENT),
+            "melted_and_poured": {"type": "boolean"},
+            "material_chapters": _strings(r"^[0-9]{2}$", description="2-digit chapters, e.g. [\"72\", \"73\"]"),
+        },
+    ),
+    _overlay(
+        "content_cap",
+        {
+            "countries": _strings(COUNTRY, 1, "ISO 3166 alpha-2 codes"),
+            "max_share": _nullable(PERCENT),
+            "exclude_from_de_minimis": {"type": "boolean"},
+        },
+        ("countries",),
+        anyOf=[
+            {"required": ["max_share"], "properties": {"max_share": {"type": "number"}}},
+            {"required": ["exclude_from_de_minimis"], "properties": {"exclude_from_de_minimis": {"const": True}}},
+        ],
+        description="give max_share and/or exclude_from_de_minimis: true",
+    ),
+    _overlay(
+        "input_cost",
+        {
+            "producer_countries": _strings(COUNTRY, 1, "ISO 3166 alpha-2 codes"),
+            "from_countries": _strings(COUNTRY, 1, "ISO 3166 alpha-2 codes"),
+            "chapter_rates": {
+                "type": "object",
+                "minProperties": 1,
+                "propertyNames": {"pattern": CHAPTER_KEY},
+                "additionalProperties": RATE_PERCENT,
+                "description": "percent rate by 2-digit chapter, e.g. {\"39\": 20}",
+            },
+            "default_rate": RATE_PERCENT,
+            "pass_through": {"type": "boolean"},
+        },
+        ("producer_countries", "from_countries", "chapter_rates"),
+    ),
+]
+RULE_OVERLAY: dict[str, Any] = {
+    "anyOf": RULE_OVERLAYS,
+    "description": "an overlay on the rules: kind rvc_threshold, vehicle_rvc, core_parts_rvc, tariff_shift, lvc, "
+    "steel_aluminum, content_cap or input_cost, with that kind's fields (docs/scenarios.md)",
+}
+
+MEASURE_RULES = ["valid_to is on or after valid_from"]
+MEASURE_RECORD = _obj(
+    {
+        "id": _text(200, minLength=1),
+        "name": _text(),
+        "authority": _text(),
+        "program": _text(),
+        "instruments": {
+            "type": "array",
+            "minItems": 1,
+            "items": _obj(
+                {
+                    "kind": _text(),
+                    "number": _text(),
+                    "citation": _text(),
+                    "fr_document": _nullable(_text()),
+                    "url": _nullable(_text()),
+                },
+                required=("kind", "number"),
+            ),
+        },
+        "headings": _strings(None, 1, "Chapter 99 headings (or ranges), e.g. 9903.01.10"),
+        "us_note": _text(),
+        "rate": {"type": "number", "minimum": 0, "maximum": 10, "description": "a fraction: 0.25 is 25%"},
+        "rate_kind": {"enum": ["additional", "floor"]},
+        "base": {"enum": ["full_value", "metal_content", "non_us_content"]},
+        "usmca_claim_base": _nullable({"enum": ["full_value", "metal_content", "non_us_content"]}),
+        "metal": _nullable({"enum": ["steel", "aluminum", "copper"]}),
+        "countries": {
+            "anyOf": [{"const": "*"}, {"type": "null"}, _strings(COUNTRY)],
+            "description": "ISO 3166 alpha-2 codes, or \"*\" or null for every country",
+        },
+        "except_countries": _strings(COUNTRY),
+        "country_rates": {
+            "type": "object",
+            "propertyNames": {"pattern": COUNTRY},
+            "additionalProperties": {"type": "number", "minimum": 0, "maximum": 10},
+        },
+        "products": _obj(
+            {
+                "all": {"type": "boolean"},
+                "prefixes": _strings(r"^[0-9]{2}(\.?[0-9]{2}){0,4}$"),
+                "lists": _STRINGS,
+                "except_prefixes": _strings(r"^[0-9]{2}(\.?[0-9]{2}){0,4}$"),
+                "except_lists": _STRINGS,
+                "except_chapters": _strings(r"^[0-9]{2}$"),
+                "only_chapters": _strings(r"^[0-9]{2}$"),
+            },
+            description="goods the measure reaches: all: true, prefixes or lists",
+            anyOf=[
+                {"required": ["all"], "properties": {"all": {"const": True}}},
+                {"required": ["prefixes"], "properties": {"prefixes": {"minItems": 1}}},
+                {"required": ["lists"], "properties": {"lists": {"minItems": 1}}},
+            ],
+        ),
+        "exempt_usmca_claim": {"type": "boolean"},
+        "exempt_lists": _STRINGS,
+        "requires_facts": _STRINGS,
+        "yields": {
+            "type": "array",
+            "items": _obj(
+                {"programs": _STRINGS, "mode": {"enum": ["full", "remainder"]}, "citation": _text()},
+                required=("programs", "mode"),
+            ),
+        },
+        "exclusive_group": _nullable(_text()),
+        "valid_from": DATE,
+        "valid_to": _nullable(DATE),
+        "status": {"enum": ["in_force", "struck_down", "expired", "scheduled", "suspended", "superseded"]},
+        "status_date": _nullable(DATE),
+        "status_note": _text(),
+        "rank": {"type": "integer", "minimum": -100, "maximum": 100},
+        "uncertain": _text(),
+        "not_encoded": _text(),
+    },
+    required=("id", "authority", "program", "instruments", "headings", "rate", "products", "valid_from"),
+    description="A measure record as in usmca/measures/data/*.yaml (docs/measures.md). Also: "
+    + "; ".join(MEASURE_RULES)
+    + ".",
+    allOf=[
+        {
+            "if": {"required": ["base"], "properties": {"base": {"const": "metal_content"}}},
+            "then": {"required": ["metal"], "properties": {"metal": {"enum": ["steel", "aluminum", "copper"]}}},
+            "description": "base metal_content needs metal: steel, aluminum or copper",
+        }
+    ],
+    **{"x-rules": MEASURE_RULES},
+)
+MEASURE_OVERLAY: dict[str, Any] = {
+    "anyOf": [
+        _overlay(
+            "change",
+            {
+                "select": _obj(
+                    {"ids": _STRINGS, "programs": _STRINGS, "authorities": _STRINGS},
+                    required=(),
+                    description="measures changed: by id, program or authority (any match)",
+                    anyOf=[
+                        {"required": [k], "properties": {k: {"minItems": 1}}}
+                        for k in ("ids", "programs", "authorities")
+                    ],
+                ),
+                "rate_percent": _nullable(RATE_PERCENT),
+                "valid_to": _nullable(DATE),
+                "open_ended": {"type": "boolean"},
+                "status": _nullable({"enum": ["in_force", "expired", "suspended"]}),
+                "note": _text(),
+            },
+            ("select",),
+            allOf=[
+                {
+                    "anyOf": [
+                        {"required": ["rate_percent"], "properties": {"rate_percent": {"type": "number"}}},
+                        {"required": ["valid_to"], "properties": {"valid_to": {"type": "string"}}},
+                        {"required": ["open_ended"], "properties": {"open_ended": {"const": True}}},
+                        {"required": ["status"], "properties": {"status": {"type": "string"}}},
+                    ],
+                    "description": "give rate_percent, valid_to, open_ended or status",
+                },
+                {
+                    "anyOf": [_absent_or_null("valid_to"), {"properties": {"open_ended": {"const": False}}}],
+                    "description": "valid_to and open_ended exclude each other",
+                },
+            ],
+        ),
+        _overlay("add", {"measure": {"$ref": REF + "ScenarioMeasure"}}, ("measure",)),
+    ],
+    "description": "an overlay on the measures: kind change (select, and a rate, end date or status) or add "
+    "(a measure record)",
+}
+SCENARIO_RULES = [
+    *(f"an added measure: {r}" for r in MEASURE_RULES),
+    "at most 256 KiB as uploaded (a larger document is a 413)",
+]
+SCENARIO_DOCUMENT = _obj(
+    {
+        "name": _text(
+            200,
+            pattern=SCENARIO_NAME,
+            description="lower-case letters, digits and '-' (not 'baseline'), e.g. autos-85",
+            **{"not": {"const": "baseline"}},
+        ),
+        "title": _text(minLength=1),
+        "description": _text(minLength=1),
+        "sources": {
+            "type": "array",
+            "minItems": 1,
+            "items": _obj({"title": _text(minLength=1), "url": _nullable(_text()), "note": _text()}, ("title",)),
+            "description": "what the scenario rests on: at least one source",
+        },
+        "assumptions": _STRINGS,
+        "uncertain": _text(),
+        "effective": _nullable(DATE),
+        "rules": {"type": "array", "items": RULE_OVERLAY},
+        "measures": {"type": "array", "items": MEASURE_OVERLAY},
+        "macro": _obj(
+            {
+                "claimed_share_lost": SHARE,
+                "claimed_share_lost_by_chapter": {
+                    "type": "object",
+                    "propertyNames": {"pattern": CHAPTER_KEY},
+                    "additionalProperties": SHARE,
+                    "description": "share of USMCA-claimed trade lost by 2-digit chapter, e.g. {\"87\": 0.25}",
+                },
+                "countries": {"type": "array", "items": {"enum": ["CA", "MX"]}},
+                "rationale": _text(),
+            },
+            description="assumptions of the macro view",
+        ),
+    },
+    required=("name", "title", "description", "sources"),
+    description="A joint-review scenario document (docs/scenarios.md), as YAML or JSON. Also: "
+    + "; ".join(SCENARIO_RULES)
+    + ".",
+    **{"x-rules": SCENARIO_RULES},
+)
+
 EXAMPLE_CASE = {
     "date": "2026-03-01",
     "good": {
@@ -505,6 +853,8 @@ def components() -> dict[str, dict[str, Any]]:
             ),
             "UserRequest": _example(USER, {"username": "ana.ruiz", "password": "a-long-passphrase", "role": "analyst"}),
             "KeyRequest": _example(KEY, {"name": "ci"}),
+            "ScenarioDocument": SCENARIO_DOCUMENT,
+            "ScenarioMeasure": MEASURE_RECORD,
         }
     )
 

@@ -422,7 +422,7 @@ def mount(app: FastAPI, db: Database) -> None:
     async def portfolio_start(request: Request) -> Response:
         from usmca.app.api import start_portfolio_run
 
-        form = await request.form()  # uploads: bounded by the body limit of the middleware
+        form = await request.form()  # uploads: bounded by the upload limit of the middleware (BodyLimit)
         try:
             web.check_csrf(request, form)
             user = web.require(request, "analyst", "starting a portfolio run")

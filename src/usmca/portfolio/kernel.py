@@ -579,9 +579,9 @@ def evaluate(
     mem = membership(pairs_m, tables).drop("mhts", "n", "alt_idx", "mid")
     # the flags are looked up for the key column alone and set beside the lines (a join of the whole frame
     # would copy every column of ~10^7 rows while the original is still held: the run's memory peak)
-    flags = la.select("_am").join(mem, on="_am", how="left", maintain_order="left").drop("_am")
+    in_sets = la.select("_am").join(mem, on="_am", how="left", maintain_order="left").drop("_am")
     la = (
-        la.hstack(flags)
+        la.hstack(in_sets)
         .with_columns(m_of["m_int"].alias("m_int"), m_of["m_len"].alias("m_len"))
         .with_columns(shift_allows(ints=True).alias("ok"))
     )
