@@ -826,15 +826,16 @@ def evaluate(
         .then(pl.col("note_needs"))
         .when(deemed)
         .then(EMPTY)
-        .when(b_u & pl.col("p6_needs").is_not_null())
-        .then(
-            pl.concat_list(
-                pl.col("p6_needs"), _needs(b_u, pl.col("d_u"), pl.col("rvc_tv"), pl.col("rvc_nc"))
-            ).list.unique(maintain_order=True)
-        )
         .otherwise(_needs(b_u, pl.col("d_u"), pl.col("rvc_tv"), pl.col("rvc_nc")))
         .alias("needs"),
+        (b_u & pl.col("p6_needs").is_not_null() & ~noted & ~deemed).alias("_p6"),
     )
+    # Part 6's facts come first where it left the good open (list work on those rows only: list concatenation
+    # over every row cost seconds)
+    p6_rows = res.filter(pl.col("_p6")).with_columns(
+        pl.concat_list("p6_needs", "needs").list.unique(maintain_order=True).alias("needs")
+    )
+    res = pl.concat([res.filter(~pl.col("_p6")), p6_rows]) if p6_rows.height else res
     c = all_orig.select(
         "sku",
         pl.lit("originating").alias("status"),
@@ -873,12 +874,14 @@ def evaluate(
     return KernelResult(results=named(results).cast(RESULT_SCHEMA), fallback=named(fb))
 
 
+_NEED_TV = "good.transaction_value"
+_NEED_NC = "good.total_cost (with excluded_costs) or good.net_cost"
+# the four possible lists, picked by a two-bit code (building lists row by row cost ~2 s per million SKUs)
+_NEED_LISTS = pl.Series([[], [_NEED_TV], [_NEED_NC], [_NEED_TV, _NEED_NC]], dtype=pl.List(pl.String))
+
+
 def _needs(b_u: pl.Expr, d_u: pl.Expr, req_tv: pl.Expr, req_nc: pl.Expr) -> pl.Expr:
     """Facts that would settle an undecided RVC (the same field names as the single-good engine)."""
-    tv_need = pl.when(pl.col("tv").is_null() & ((b_u & req_tv.is_not_null()) | d_u)).then(
-        pl.lit("good.transaction_value")
-    )
-    nc_need = pl.when(pl.col("nc").is_null() & ((b_u & req_nc.is_not_null()) | d_u)).then(
-        pl.lit("good.total_cost (with excluded_costs) or good.net_cost")
-    )
-    return pl.concat_list(tv_need, nc_need).list.drop_nulls()
+    tv = (pl.col("tv").is_null() & ((b_u & req_tv.is_not_null()) | d_u)).fill_null(False).cast(pl.UInt32)
+    nc = (pl.col("nc").is_null() & ((b_u & req_nc.is_not_null()) | d_u)).fill_null(False).cast(pl.UInt32)
+    return pl.lit(_NEED_LISTS).gather(tv + 2 * nc)
