@@ -714,26 +714,9 @@ def apply_declarations(bom: pl.DataFrame, dates: pl.DataFrame, decl: pl.DataFram
     cols = ["_line", "originating", "certificate_id", "_rank"]
     hits = pl.concat([specific.select(cols), wide.select(cols)])
     best = hits.filter(pl.col("_rank") == pl.col("_rank").min().over("_line"))
-    agg = best.group_by("_line").agg(
-        pl.col("originating").n_unique().alias("_n"),
-        pl.col("originating").first().alias("_orig"),
-        pl.col("certificate_id").drop_nulls().unique().sort().str.join(",").alias("declaration"),
-    )
+    agg = _resolved(best, ["_line"])
     out = base.join(agg, on="_line", how="left", maintain_order="left").with_columns(
-        pl.when(pl.col("origin").is_not_null())
-        .then(pl.col("origin"))
-        .when(pl.col("_n") > 1)
-        .then(pl.lit("unknown"))
-        .when(pl.col("_orig"))
-        .then(pl.lit("originating"))
-        .when(pl.col("_orig").not_())
-        .then(pl.lit("non_originating"))
-        .otherwise(pl.lit("unknown"))
-        .alias("origin"),
-        pl.when(pl.col("_n") > 1)
-        .then(pl.lit("conflicting declarations: ") + pl.col("declaration"))
-        .otherwise(pl.col("declaration"))
-        .alias("declaration"),
+        _declared(keep=pl.col("origin").is_not_null())
     )
     return out.drop("_line", "_n", "_orig")
 
@@ -746,6 +729,29 @@ def _resolved(decl: pl.DataFrame, keys: list[str]) -> pl.DataFrame:
         pl.col("originating").first().alias("_orig"),
         pl.col("certificate_id").drop_nulls().unique().sort().str.join(",").alias("declaration"),
     )
+
+
+def _declared(keep: pl.Expr) -> list[pl.Expr]:
+    """``origin`` and ``declaration`` from the combined declarations (_n, _orig, declaration) of each line;
+    lines where ``keep`` holds keep the origin the bill gave and name no declaration."""
+    return [
+        pl.when(keep)
+        .then(pl.col("origin"))
+        .when(pl.col("_n") > 1)
+        .then(pl.lit("unknown"))
+        .when(pl.col("_orig"))
+        .then(pl.lit("originating"))
+        .when(pl.col("_orig").not_())
+        .then(pl.lit("non_originating"))
+        .otherwise(pl.lit("unknown"))
+        .alias("origin"),
+        pl.when(keep)
+        .then(pl.lit(None, pl.String))
+        .when(pl.col("_n") > 1)
+        .then(pl.lit("conflicting declarations: ") + pl.col("declaration"))
+        .otherwise(pl.col("declaration"))
+        .alias("declaration"),
+    ]
 
 
 def _declarations_on(bom: pl.DataFrame, day: dt.date, decl: pl.DataFrame) -> pl.DataFrame:
@@ -776,22 +782,5 @@ def _declarations_on(bom: pl.DataFrame, day: dt.date, decl: pl.DataFrame) -> pl.
         if hits.height:
             lines = hits["_line"]
             out = out.with_columns(out[c].scatter(lines, hits[c]) for c in ("_n", "_orig", "declaration"))
-    out = out.with_columns(
-        pl.when(~need)
-        .then(pl.col("origin"))
-        .when(pl.col("_n") > 1)
-        .then(pl.lit("unknown"))
-        .when(pl.col("_orig"))
-        .then(pl.lit("originating"))
-        .when(pl.col("_orig").not_())
-        .then(pl.lit("non_originating"))
-        .otherwise(pl.lit("unknown"))
-        .alias("origin"),
-        pl.when(~need)
-        .then(pl.lit(None, pl.String))
-        .when(pl.col("_n") > 1)
-        .then(pl.lit("conflicting declarations: ") + pl.col("declaration"))
-        .otherwise(pl.col("declaration"))
-        .alias("declaration"),
-    )
+    out = out.with_columns(_declared(keep=~need))
     return out.drop("_w", "_n", "_orig")
