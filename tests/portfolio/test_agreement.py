@@ -29,7 +29,9 @@ from usmca.portfolio.run import (
     screen,
 )
 from usmca.rules.corpus import Corpus
+from usmca.rules.grammar import TariffShift
 
+from .rulekit import alt, rule
 from .test_kernel import RULES
 
 ON = dt.date(2026, 3, 1)
@@ -341,3 +343,70 @@ def test_agreement_on_part6_parts_with_use_unstated(conn: Any) -> None:
     n = _agree(products.to_dicts(), bom.to_dicts(), corpus, tables, seen)
     statuses = {x["kernel"]["status"] for x in seen}
     assert n > 150 and {"unresolved", "originating"} <= statuses, (n, statuses)
+
+
+@pytest.mark.slow
+def test_agreement_on_schedule_2_goods_listed_on_facts(conn: Any) -> None:
+    """Goods Schedule 2 lists only on facts of the good (s.3(7)), or on a mapping that is not one-to-one: the
+    screen leaves them to the kernel, which answers as the engine does (real corpus, random bills)."""
+    from usmca.portfolio.synth import SynthSpec, codes_from_store, synth_portfolio
+    from usmca.rules.corpus import load_corpus
+    from usmca.rules.general import deemed_originating
+
+    corpus = load_corpus(conn)
+    tables = RuleTables.from_rules(corpus.rules)
+    s2 = getattr(deemed_hook(None), "needs", None)
+    assert s2 is not None
+    codes = codes_from_store(conn, ON)
+    m = match_rules(pl.Series("hts", codes, pl.String), tables).filter(pl.col("rule_idxs").list.len() == 1)
+    single = [h for h in m["hts"].to_list() if h[:4] not in VEHICLE_HEADINGS]
+    on_facts = [h for h in single if s2(h)]
+    unsure = [h for h in single if deemed_originating(h, conn=conn).status == "unresolved"]
+    assert len(on_facts) > 10 and unsure, (len(on_facts), len(unsure))
+    goods = on_facts + unsure[:40]
+    probe = pl.DataFrame({"sku": goods, "hts": goods, "use": [None] * len(goods), "date": [ON] * len(goods)})
+    assert screen(probe, ON, None, corpus).height == 0
+    spec = SynthSpec(skus=400, lines=5, seed=8, multi_level=0.0, date=ON)
+    products, bom, _decl = synth_portfolio(spec, sorted(goods), codes)
+    assert _agree(products.to_dicts(), bom.to_dicts(), corpus, tables) > 300
+
+
+# Schedule 2 lists parts of 8443.31/8443.32 machines under 8443.99 on a fact of the good; the real rule for
+# 8443.99 allows any change, so no real bill fails (B). A stricter hand-built rule reaches the case.
+S2_RULES = [rule("s2", "8443.99", alt("", TariffShift("any_other", "heading"), tv=60, nc=50))]
+S2_GOODS = ["8443992050", "8443991000"]
+S2_MATERIALS = ["844399", "8443992050", "847330", "392690", "850440"]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pf=portfolios(S2_GOODS, S2_MATERIALS))
+def test_kernel_agrees_on_schedule_2_facts(
+    conn: Any, pf: tuple[list[dict[str, str | None]], list[dict[str, str | None]]]
+) -> None:
+    seen: list[dict[str, Any]] = []
+    _agree(*pf, _corpus(S2_RULES), RuleTables.from_rules(S2_RULES), seen)
+    for x in seen:
+        want = [n for n in x["engine"]["needs"] if "Schedule 2" in n]
+        assert [n for n in x["kernel"]["needs"] if "Schedule 2" in n] == want, x
+
+
+def test_schedule_2_facts_leave_a_failing_good_unresolved(conn: Any) -> None:
+    prods = [
+        {"sku": "P", "hts": "8443992050", "country_of_production": "MX", "transaction_value": "100", "net_cost": "95"}
+    ]
+    bom = [
+        {
+            "parent_sku": "P",
+            "component_id": "m",
+            "component_hts": "8443991000",
+            "value": "90",
+            "origin": "non_originating",
+        }
+    ]
+    seen: list[dict[str, Any]] = []
+    assert _agree(prods, bom, _corpus(S2_RULES), RuleTables.from_rules(S2_RULES), seen) == 1
+    k = seen[0]["kernel"]
+    assert k["status"] == "unresolved", k
+    assert k["needs"] == [
+        "good.facts.parts_of_8443_31_or_8443_32_machines: true if the good is as Schedule 2 describes it"
+    ], k

@@ -15,7 +15,7 @@ the cases it covers, in columnar form, and hands every other SKU back with the r
   alternative it reports (first passing, first undecided, first failing with an RVC, first failing).
 
 What the kernel leaves to the single-good engine (``fallback`` with the reason; ``run.screen`` adds Part 6
-parts, chapter-rule requirements and Schedule 2 cases needing facts): goods outside a single structured rule
+parts with a threshold in force, and codes Schedule 2 cannot be asked about): goods outside a single structured rule
 (none, several, an end use, a date window, a trade direction, conditions, unparsed text, mapping defects),
 automotive goods, material codes too short for the rule's test, no bill, de minimis of another kind.
 Multi-level bills are sent to the engine by ``run`` before the kernel runs.
@@ -433,7 +433,8 @@ def evaluate(
     from ``usmca.rules.general`` (``run.general_hooks``). Without them de minimis is by value, no exclusion.
     ``parts_in_nomenclature(good_hts)``: whether the schedule's text for the good's subheading names parts
     (s.3(5)(a)); None = not read (the parts fallback is then undecided). ``deemed_originating(good_hts)``: the
-    good is listed in Schedule 2 (s.3(7)) with nothing left to state (the rest: ``run.screen``).
+    good is listed in Schedule 2 (s.3(7)) with nothing left to state; its optional attribute ``needs(good_hts)``
+    names the facts a listed good still needs (None: none), which leave a good failing (B) and (D) unresolved.
     ``note_needs(good_hts)``: the facts GN 11(o) chapter rules add for the good ("... only if ..."), which a
     portfolio row does not state: a good that passes (B) is then unresolved naming them
     (``determine._note_requirements``); (D) and Schedule 2 are not affected.
@@ -795,6 +796,12 @@ def evaluate(
     dm_vals = [bool(deemed_originating(g)) if deemed_originating else False for g in dm_codes["ghts"].to_list()]
     r = r.join(dm_codes.with_columns(pl.Series("deemed", dm_vals, pl.Boolean)), on="ghts", how="left")
     deemed = ~b_ok & ~d_win & pl.col("deemed")
+    # s.3(7) on facts a portfolio row does not state (``deemed_originating.needs``): a listed good that does
+    # not pass (B) or (D) is unresolved on them, and they follow the needs it already has.
+    s2_hook = getattr(deemed_originating, "needs", None)
+    s2_vals = [s2_hook(g) if s2_hook else None for g in dm_codes["ghts"].to_list()]
+    r = r.join(dm_codes.with_columns(pl.Series("s2_needs", s2_vals, pl.List(pl.String))), on="ghts", how="left")
+    s2 = ~b_ok & ~d_win & ~pl.col("deemed") & pl.col("s2_needs").is_not_null()
     nn_codes = r.select("ghts").unique()
     nn_vals = [list(note_needs(g)) if note_needs else [] for g in nn_codes["ghts"].to_list()]
     r = r.join(nn_codes.with_columns(pl.Series("note_needs", nn_vals, pl.List(pl.String))), on="ghts", how="left")
@@ -804,7 +811,7 @@ def evaluate(
         .then(pl.lit("unresolved"))
         .when(b_ok | d_win | deemed)
         .then(pl.lit("originating"))
-        .when(b_u | pl.col("d_u"))
+        .when(b_u | pl.col("d_u") | s2)
         .then(pl.lit("unresolved"))
         .otherwise(pl.lit("non_originating"))
     )
@@ -829,13 +836,21 @@ def evaluate(
         .otherwise(_needs(b_u, pl.col("d_u"), pl.col("rvc_tv"), pl.col("rvc_nc")))
         .alias("needs"),
         (b_u & pl.col("p6_needs").is_not_null() & ~noted & ~deemed).alias("_p6"),
+        s2.alias("_s2"),
     )
-    # Part 6's facts come first where it left the good open (list work on those rows only: list concatenation
-    # over every row cost seconds)
-    p6_rows = res.filter(pl.col("_p6")).with_columns(
-        pl.concat_list("p6_needs", "needs").list.unique(maintain_order=True).alias("needs")
+    # Part 6's facts come first where it left the good open, Schedule 2's come last (list work on those rows
+    # only: list concatenation over every row cost seconds)
+    fix = pl.col("_p6") | pl.col("_s2")
+    fixed = res.filter(fix).with_columns(
+        pl.when(pl.col("_p6"))
+        .then(pl.concat_list("p6_needs", "needs").list.unique(maintain_order=True))
+        .otherwise(pl.col("needs"))
+        .alias("needs")
     )
-    res = pl.concat([res.filter(~pl.col("_p6")), p6_rows]) if p6_rows.height else res
+    fixed = fixed.with_columns(
+        pl.when(pl.col("_s2")).then(pl.concat_list("needs", "s2_needs")).otherwise(pl.col("needs")).alias("needs")
+    )
+    res = pl.concat([res.filter(~fix), fixed]) if fixed.height else res
     c = all_orig.select(
         "sku",
         pl.lit("originating").alias("status"),

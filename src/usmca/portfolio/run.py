@@ -171,8 +171,8 @@ def flush_memo(conn: sqlite3.Connection | None) -> None:
 def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None, corpus: Any) -> pl.DataFrame:
     """SKUs the single-good engine must take for facts of the good the kernel does not model, by distinct
     (hts, use, date): Part 6 (automotive core, principal and complementary parts: ``automotive.core_part``)
-    and Schedule 2 cases that turn on facts. -> sku, reason. (Chapter rules adding a requirement are the
-    kernel's: ``note_needs_hook``.)
+    and codes Schedule 2 cannot be asked about. -> sku, reason. (Chapter rules adding a requirement and
+    Schedule 2 goods listed on facts are the kernel's: ``note_needs_hook``, ``deemed_hook``.)
     """
     import importlib
 
@@ -191,17 +191,16 @@ def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None,
             kind, payload = _part6(auto, hts, use, day, conn)
             reason = payload if kind == "engine" else None
         if reason is None and gen is not None and hasattr(gen, "deemed_originating"):
-
+            # Schedule 2 cases that turn on facts are the kernel's (``deemed_hook(...).needs``); only a code
+            # Schedule 2 cannot be asked about goes to the engine, which reports the error.
             def sched2(h: str = hts) -> str | None:
                 try:
-                    do = gen.deemed_originating(h, conn=conn)
-                    if do.status != "not_listed" and (do.status == "unresolved" or do.needs):
-                        return "Schedule 2 (s.3(7)): deemed originating only on facts the bill does not give"
+                    gen.deemed_originating(h, conn=conn)
                 except UsmcaError as exc:
                     return f"Schedule 2 (s.3(7)): {exc}"
                 return None
 
-            reason = _memo(conn, f"sched2|{hts[:6]}", sched2)
+            reason = _memo(conn, f"sched2e|{hts[:6]}", sched2)
         reasons.append(reason)
     k = keys.with_columns(pl.Series("reason", reasons, pl.String)).filter(pl.col("reason").is_not_null())
     return products.join(k, on=["hts", "use", "date"], how="inner", nulls_equal=True).select("sku", "reason")
@@ -286,6 +285,22 @@ def deemed_hook(conn: sqlite3.Connection | None) -> Callable[[str], bool] | None
     def deemed(hts: str) -> bool:
         return bool(_memo(conn, f"deemed|{hts[:6]}", lambda: deemed_now(hts)))
 
+    def needs_now(hts: str) -> list[str] | None:
+        try:
+            do = gen.deemed_originating(hts, conn=conn)
+        except UsmcaError:
+            return None  # ``screen`` sends the good to the engine
+        if do.status in ("not_listed", "unresolved") or not do.needs:
+            return None  # not listed, or listed on a mapping that is not one-to-one: the engine only notes it
+        return [f"good.facts.{k}: true if the good is as Schedule 2 describes it" for k in do.needs]
+
+    def needs(hts: str) -> list[str] | None:
+        got = _memo(conn, f"deemedneeds|{hts[:6]}", lambda: needs_now(hts))
+        return None if got is None else list(got)
+
+    # The facts a listed good needs before s.3(7) deems it originating (``determine._schedule_2``, none stated
+    # in a portfolio row): a good failing (B) and (D) is then unresolved on them, not non-originating.
+    deemed.needs = needs  # type: ignore[attr-defined]
     return deemed
 
 
@@ -719,9 +734,6 @@ def _fallback(
 ) -> pl.DataFrame:
     rows: list[dict[str, Any]] = []
     if fb.height:
-        from usmca.origin.case import parse_case
-        from usmca.origin.determine import determine
-
         need = set(fb["sku"].to_list())
         # the bills the cases need: the SKUs themselves and, for multi-level ones, every SKU below them
         below_all = pf.bom.filter(pl.col("self_produced"))["component_id"].unique().to_list()
@@ -734,9 +746,8 @@ def _fallback(
             bom_by_parent.setdefault(r["parent_sku"], []).append(r)
         reasons = dict(zip(fb["sku"].to_list(), fb["reason"].to_list(), strict=True))
         total = len(reasons)
+        todo: list[tuple[str, str, dict[str, Any] | None, str | None]] = []
         for i, (sku, reason) in enumerate(reasons.items()):
-            if progress and i % 200 == 0:
-                progress("single-good engine", i, total)
             if limit is not None and i >= limit:
                 rows.append(
                     {
@@ -749,17 +760,108 @@ def _fallback(
                 )
                 continue
             try:
-                d = determine(parse_case(case_dict(sku, prod, bom_by_parent, on)), corpus=corpus, conn=conn)
-            except UsmcaError as exc:
-                skipped[sku] = f"single-good engine rejected the case: {exc}"
-                continue
-            row = determination_row(sku, d)
-            row.update(engine="single_good", fallback_reason=reason)
-            rows.append(row)
+                todo.append((sku, reason, case_dict(sku, prod, bom_by_parent, on), None))
+            except UsmcaError as exc:  # a cycle in the bill
+                todo.append((sku, reason, None, str(exc)))
+        workers = fallback_workers(len(todo))
+        if workers > 1:
+            decided = _decide_in_processes(todo, corpus, conn, workers, progress, total)
+        else:
+            decided = []
+            for i, item in enumerate(todo):
+                if progress and i % 200 == 0:
+                    progress("single-good engine", i, total)
+                decided.append(_decide(item, corpus, conn))
+        for sku, row, problem in decided:
+            if row is None:
+                skipped[sku] = f"single-good engine rejected the case: {problem}"
+            else:
+                rows.append(row)
         if progress:
             progress("single-good engine", total, total)
     schema = pl.Schema({**RESULT_SCHEMA, "engine": pl.String(), "fallback_reason": pl.String()})
     return pl.DataFrame(rows, schema=schema)
+
+
+# The single-good engine is pure Python: beyond a few hundred cases the fallback runs in worker processes,
+# one per core (each case is independent; the answer does not depend on how they are split).
+PARALLEL_FROM = 400
+_Decided = tuple[str, dict[str, Any] | None, str | None]  # sku, result row or None, problem
+
+
+def fallback_workers(n: int) -> int:
+    """How many processes decide ``n`` fallback cases (``USMCA_WORKERS`` caps it; 1 = in this process)."""
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        cpus = os.cpu_count() or 1
+    cap = os.environ.get("USMCA_WORKERS", "")
+    if cap.isdigit() and int(cap) > 0:
+        cpus = min(cpus, int(cap))
+    return max(1, min(cpus, n // (PARALLEL_FROM // 2))) if n >= PARALLEL_FROM else 1
+
+
+def _decide(
+    item: tuple[str, str, dict[str, Any] | None, str | None], corpus: Any, conn: sqlite3.Connection | None
+) -> _Decided:
+    from usmca.origin.case import parse_case
+    from usmca.origin.determine import determine
+
+    sku, reason, case, problem = item
+    if case is None:
+        return sku, None, problem
+    try:
+        d = determine(parse_case(case), corpus=corpus, conn=conn)
+    except UsmcaError as exc:
+        return sku, None, str(exc)
+    row = determination_row(sku, d)
+    row.update(engine="single_good", fallback_reason=reason)
+    return sku, row, None
+
+
+_WORKER: dict[str, Any] = {}  # what a forked worker inherits: the corpus and the store file to reopen
+
+
+def _worker_chunk(items: list[tuple[str, str, dict[str, Any] | None, str | None]]) -> list[_Decided]:
+    conn = _WORKER.get("conn")
+    if conn is None and _WORKER.get("path"):
+        from usmca import store as store_mod
+
+        store_mod.reset()  # never use the parent's connection across fork: open the same file anew
+        conn = _WORKER["conn"] = store_mod.open_store(Path(_WORKER["path"]))
+    return [_decide(it, _WORKER["corpus"], conn) for it in items]
+
+
+def _decide_in_processes(
+    todo: list[tuple[str, str, dict[str, Any] | None, str | None]],
+    corpus: Any,
+    conn: sqlite3.Connection | None,
+    workers: int,
+    progress: Progress | None,
+    total: int,
+) -> list[_Decided]:
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    path = None
+    if conn is not None:
+        path = next((r[2] for r in conn.execute("PRAGMA database_list") if r[1] == "main"), None)
+    # fork: the corpus (possibly a scenario's modified one) is inherited, not pickled; the engine uses no
+    # threads, and each worker opens its own store connection
+    _WORKER.clear()
+    _WORKER.update(corpus=corpus, path=path, conn=None)
+    size = max(50, len(todo) // (workers * 8))
+    chunks = [todo[i : i + size] for i in range(0, len(todo), size)]
+    out: list[_Decided] = []
+    try:
+        with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as ex:
+            for got in ex.map(_worker_chunk, chunks):
+                out.extend(got)
+                if progress:
+                    progress("single-good engine", len(out), total)
+    finally:
+        _WORKER.clear()
+    return out
 
 
 # ---------------------------------------------------------------------------------------------- exposure

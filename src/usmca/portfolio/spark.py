@@ -107,11 +107,17 @@ def _hooks(h: dict[str, Any]) -> dict[str, Any]:
     deemed: dict[str, bool] = h["deemed"]
     notes: dict[str, list[str]] = h.get("notes", {})
     part6: dict[tuple[str, Any], list[str] | None] = h.get("part6", {})
+    s2: dict[str, list[str] | None] = h.get("s2", {})
+
+    def deemed_fn(g: str) -> bool:
+        return deemed.get(g, False)
+
+    deemed_fn.needs = s2.get  # type: ignore[attr-defined]
     return {
         "dm_exclusion": exclusion,
         "dm_mode": mode,
         "parts_in_nomenclature": parts.get,
-        "deemed_originating": lambda g: deemed.get(g, False),
+        "deemed_originating": deemed_fn,
         "note_needs": lambda g: notes.get(g, []),
         "part6_open": lambda g, d: part6.get((g, d)),
     }
@@ -152,6 +158,7 @@ def evaluate_spark(
         "general": dm_exclusion is not None or dm_mode is not None,
         "parts": {c: parts_in_nomenclature(c) for c in codes} if parts_in_nomenclature else {},
         "deemed": {c: bool(deemed_originating(c)) for c in codes} if deemed_originating else {},
+        "s2": {c: s2(c) for c in codes} if (s2 := getattr(deemed_originating, "needs", None)) else {},
         "notes": {c: list(note_needs(c)) for c in codes} if note_needs else {},
         "part6": {(c, d): part6_open(c, d) for c, d in products.select("hts", "date").unique().iter_rows()}
         if part6_open

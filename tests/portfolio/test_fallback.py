@@ -1,0 +1,56 @@
+"""The single-good fallback gives the same answers in worker processes as in this process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from typing import Any
+
+import polars as pl
+import pytest
+
+from usmca.portfolio import run as run_mod
+from usmca.portfolio.read import check_portfolio
+from usmca.portfolio.synth import SynthSpec, codes_from_store, good_codes_with_rules, synth_portfolio
+
+ON = dt.date(2026, 3, 1)
+
+
+@pytest.mark.slow
+def test_fallback_in_processes_equals_in_process(conn: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: the fallback runs in this process")
+    from usmca.rules.corpus import load_corpus
+
+    corpus = load_corpus(conn)
+    tables = run_mod.RuleTables.from_rules(corpus.rules)
+    codes = codes_from_store(conn, ON)
+    spec = SynthSpec(skus=160, lines=5, seed=21, multi_level=0.5, date=ON)
+    products, bom, decl = synth_portfolio(spec, good_codes_with_rules(codes, tables), codes)
+
+    def frames() -> Any:
+        p = products.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
+        b = bom.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
+        return check_portfolio(p, b, None, on=ON)
+
+    def run(workers: str) -> run_mod.RunResult:
+        monkeypatch.setenv("USMCA_WORKERS", workers)
+        return run_mod.run_portfolio(frames(), on=ON, conn=conn, corpus=corpus, tables=tables, exposure=False)
+
+    monkeypatch.setattr(run_mod, "PARALLEL_FROM", 10)
+    calls: list[int] = []
+    real = run_mod._decide_in_processes
+
+    def counted(todo: Any, *args: Any) -> Any:
+        calls.append(len(todo))
+        return real(todo, *args)
+
+    monkeypatch.setattr(run_mod, "_decide_in_processes", counted)
+    one = run("1")
+    assert not calls
+    many = run("2")
+    assert calls and calls[0] >= 40, (calls, one.engine_counts)
+    assert one.results.equals(many.results)
+    assert one.skipped == many.skipped
+    # cases the engine rejects (values above the adjusted transaction value) are rejected in a worker too
+    assert any("single-good engine rejected" in r for r in many.skipped.values()), many.skipped
