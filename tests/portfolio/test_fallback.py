@@ -26,7 +26,7 @@ def test_fallback_in_processes_equals_in_process(conn: Any, monkeypatch: pytest.
     tables = run_mod.RuleTables.from_rules(corpus.rules)
     codes = codes_from_store(conn, ON)
     spec = SynthSpec(skus=160, lines=5, seed=21, multi_level=0.5, date=ON)
-    products, bom, decl = synth_portfolio(spec, good_codes_with_rules(codes, tables), codes)
+    products, bom, _decl = synth_portfolio(spec, good_codes_with_rules(codes, tables), codes)
 
     def frames() -> Any:
         p = products.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
