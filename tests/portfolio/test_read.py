@@ -8,6 +8,8 @@ from pathlib import Path
 import openpyxl
 import polars as pl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from usmca.errors import InputError
 from usmca.portfolio.read import read_portfolio
@@ -141,3 +143,61 @@ def test_xlsx_formula_without_saved_value_is_refused(tmp_path: Path) -> None:
     with pytest.raises(InputError) as ei:
         read_portfolio(tmp_path / "p.xlsx", tmp_path / "b.csv", on=ON)
     assert ei.value.field == "p.xlsx row 2 column sku" and ei.value.value == "=A1"
+
+
+_DECL_SCHEMA = {
+    "supplier": pl.String,
+    "component_id": pl.String,
+    "originating": pl.Boolean,
+    "valid_from": pl.Date,
+    "valid_to": pl.Date,
+    "certificate_id": pl.String,
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    lines=st.lists(
+        st.tuples(
+            st.sampled_from([None, "originating", "non_originating", "unknown"]),
+            st.sampled_from([None, "S1", "S2", "S3"]),
+            st.sampled_from(["m1", "m2", "m3"]),
+        ),
+        min_size=1,
+        max_size=12,
+    ),
+    decls=st.lists(
+        st.tuples(
+            st.sampled_from(["S1", "S2", "S3"]),
+            st.sampled_from([None, None, "m1", "m2"]),
+            st.booleans(),
+            st.sampled_from([None, dt.date(2026, 1, 1), dt.date(2026, 3, 1), dt.date(2026, 3, 2)]),
+            st.sampled_from([None, dt.date(2026, 2, 28), dt.date(2026, 3, 1), dt.date(2027, 1, 1)]),
+            st.sampled_from([None, "C-1", "C-2", "C-3"]),
+        ),
+        max_size=8,
+    ),
+)
+def test_one_date_declarations_equal_the_general_path(
+    lines: list[tuple[str | None, str | None, str]], decls: list[tuple[object, ...]]
+) -> None:
+    """The fast path for a run where every SKU has one date gives what the per-SKU-date path gives, including
+    an empty origin with no supplier to ask (unknown, never left empty: an empty origin would count as
+    originating in the kernel)."""
+    from usmca.portfolio.read import apply_declarations
+
+    bom = pl.DataFrame(
+        {
+            "parent_sku": ["A"] * len(lines),
+            "component_id": [c for _o, _s, c in lines],
+            "origin": [o for o, _s, _c in lines],
+            "supplier": [s for _o, s, _c in lines],
+        },
+        schema={"parent_sku": pl.String, "component_id": pl.String, "origin": pl.String, "supplier": pl.String},
+    )
+    decl = pl.DataFrame(decls, schema=_DECL_SCHEMA, orient="row")
+    one = apply_declarations(bom, pl.DataFrame({"sku": ["A"], "date": [ON]}), decl)
+    # a second SKU on another date (no lines) sends the same bill through the general path
+    general = apply_declarations(bom, pl.DataFrame({"sku": ["A", "Z"], "date": [ON, dt.date(2027, 1, 1)]}), decl)
+    assert one.equals(general), (one, general)
+    assert one["origin"].null_count() == 0

@@ -485,7 +485,8 @@ def evaluate(
         pl.col("component_id").alias("comp"),
         ids["mid"],
         pl.col("value_u").alias("val"),
-        (pl.col("origin") != "originating").alias("nonorig"),
+        # an empty origin is unknown, never originating (the read fills it; a caller may not have)
+        (pl.col("origin") != "originating").fill_null(True).alias("nonorig"),
         (pl.col("weight_u") if "weight_u" in lines.columns else pl.lit(None, pl.Int64)).alias("wt"),
     )
     ln = ln.filter(pl.col("sku").is_not_null()).with_row_index("li")  # (lines of other SKUs dropped)

@@ -756,31 +756,25 @@ def _declared(keep: pl.Expr) -> list[pl.Expr]:
 
 def _declarations_on(bom: pl.DataFrame, day: dt.date, decl: pl.DataFrame) -> pl.DataFrame:
     """``apply_declarations`` when every SKU has the same date (the usual run): the declarations valid that
-    day are combined per supplier (and per supplier and component) once, then looked up per line by hash,
-    with no join that reorders or copies the bill."""
+    day are combined per supplier (and per supplier and component) once; only the lines with an empty origin are
+    looked up, and their answers are written back in place."""
     valid = decl.filter(
         (pl.col("valid_from").is_null() | (pl.col("valid_from") <= day))
         & (pl.col("valid_to").is_null() | (pl.lit(day) <= pl.col("valid_to")))
     )
     wide = _resolved(valid.filter(pl.col("component_id").is_null()), ["supplier"])
     spec = _resolved(valid.filter(pl.col("component_id").is_not_null()), ["supplier", "component_id"])
-    need = pl.col("origin").is_null() & pl.col("supplier").is_not_null()
-    idx = pl.col("supplier").replace_strict(
-        wide["supplier"], pl.Series(range(wide.height), dtype=pl.UInt32), default=None, return_dtype=pl.UInt32
-    )
-    out = bom.with_columns(idx.alias("_w")).with_columns(
-        *[pl.lit(wide[c]).gather(pl.col("_w")).alias(c) for c in ("_n", "_orig", "declaration")]
-    )
+    # every line with an empty origin: one without a supplier matches nothing and becomes unknown, as in the
+    # general path (written back in one scatter: filling the whole column first cost seconds)
+    lines = bom.select(pl.col("origin").is_null().arg_true()).to_series()
+    sub = bom.select("supplier", "component_id")[lines]
+    got = sub.join(wide, on="supplier", how="left", maintain_order="left")
     if spec.height:
-        # a component-specific declaration wins over the supplier-wide one for its lines (few lines)
-        hits = (
-            out.select("supplier", "component_id", need.alias("_need"))
-            .with_row_index("_line")
-            .filter(pl.col("_need"))
-            .join(spec, on=["supplier", "component_id"], how="inner")
-        )
-        if hits.height:
-            lines = hits["_line"]
-            out = out.with_columns(out[c].scatter(lines, hits[c]) for c in ("_n", "_orig", "declaration"))
-    out = out.with_columns(_declared(keep=~need))
-    return out.drop("_w", "_n", "_orig")
+        # a component-specific declaration wins over the supplier-wide one for its lines
+        sp = sub.join(spec, on=["supplier", "component_id"], how="left", maintain_order="left")
+        has = sp["_n"].is_not_null()
+        got = got.with_columns(pl.when(has).then(sp[c]).otherwise(pl.col(c)).alias(c) for c in ("_n", "_orig", "declaration"))
+    answer = got.with_columns(pl.lit(None, pl.String).alias("origin")).with_columns(_declared(keep=pl.lit(False)))
+    origin = bom["origin"].clone().scatter(lines, answer["origin"])
+    declaration = pl.repeat(None, bom.height, dtype=pl.String, eager=True).scatter(lines, answer["declaration"])
+    return bom.with_columns(origin.alias("origin"), declaration.alias("declaration"))
