@@ -201,3 +201,35 @@ def test_one_date_declarations_equal_the_general_path(
     general = apply_declarations(bom, pl.DataFrame({"sku": ["A", "Z"], "date": [ON, dt.date(2027, 1, 1)]}), decl)
     assert one.equals(general), (one, general)
     assert one["origin"].null_count() == 0
+
+
+def test_bill_with_blanks_and_cases_reads_as_the_clean_bill(tmp_path: Path) -> None:
+    """The bill is read unstripped and repaired only in the columns where a cell needs it: a bill padded with
+    blanks (including the \\x1c-\\x1f separators and no-break spaces) and written in other cases reads exactly
+    as the clean one."""
+    prods = "sku,hts,country_of_production,transaction_value\nA,9401.20.00.00,MX,100\nB,9401.20.00.00,MX,100\n"
+    clean = (
+        "parent_sku,component_id,component_hts,value,origin,supplier,country,weight_kg,intermediate\n"
+        "A,a1,7318.15,5,originating,S1,MX,1.5,no\n"
+        "A,a2,731815,2,,S1,,,\n"
+        "B,b1,9401.99,7,non_originating,S2,CN,,\n"
+    )
+    padded = (
+        "parent_sku,component_id,component_hts,value,origin,supplier,country,weight_kg,intermediate\n"
+        " A,a1\x1c,7318.15 , 5,Originating,S1\xa0,mx,1.5 ,No\n"
+        "A ,\ta2, 731815,2,  ,S1,,,\n"
+        "B,b1,9401.99,7 ,NON_ORIGINATING, S2,CN\u3000,,\n"
+    )
+    decl = "supplier,component_id,originating,valid_from,valid_to,certificate_id\nS1,,yes,,,C-1\n"
+    out = {}
+    for name, text in (("clean", clean), ("padded", padded)):
+        d = tmp_path / name
+        d.mkdir()
+        (d / "p.csv").write_text(prods)
+        (d / "b.csv").write_text(text)
+        (d / "d.csv").write_text(decl)
+        pf = read_portfolio(d / "p.csv", d / "b.csv", d / "d.csv", on=ON)
+        assert not pf.errors, pf.errors
+        out[name] = pf.bom.drop("_row")
+    assert out["clean"].equals(out["padded"]), (out["clean"], out["padded"])
+    assert out["padded"]["origin"].to_list() == ["originating", "originating", "non_originating"]

@@ -112,8 +112,11 @@ class Portfolio:
 # --------------------------------------------------------------------------------------------- raw reading
 
 
-def read_table(path: Path, columns: Iterable[str], required: Iterable[str]) -> pl.DataFrame:
-    """Read a table with every column as text (nulls for empty cells) and a ``_row`` column for the report."""
+def read_table(path: Path, columns: Iterable[str], required: Iterable[str], *, strip: bool = True) -> pl.DataFrame:
+    """Read a table with every column as text (nulls for empty cells) and a ``_row`` column for the report.
+
+    ``strip=False`` leaves blanks around cells for the caller to strip where any are (``BOM_SPECS``): the
+    bill's tens of millions of cells are mostly clean, and stripping every one costs seconds."""
     path = Path(path)
     if not path.exists():
         raise InputError(str(path), str(path), "file not found")
@@ -155,7 +158,7 @@ def read_table(path: Path, columns: Iterable[str], required: Iterable[str]) -> p
     # Strip blanks; an empty cell is unknown (null), never zero.
     lf = lf.select(
         [
-            pl.col(c).cast(pl.String).str.strip_chars(BLANKS).alias(c)
+            (pl.col(c).cast(pl.String).str.strip_chars(BLANKS) if strip else pl.col(c).cast(pl.String)).alias(c)
             if c in present
             else pl.lit(None, pl.String).alias(c)
             for c in cols
@@ -257,17 +260,32 @@ def _read_xlsx(path: Path) -> pl.DataFrame:
 Check = tuple[str, pl.Expr, str]  # (field, bad-row predicate, problem)
 
 
-def _errors(df: pl.DataFrame, file: str, checks: list[Check], sku_col: str | None) -> pl.DataFrame:
-    """Rows failing any check, one row per (row, field): columns _row, field, value, problem, sku."""
+def _errors(
+    df: pl.DataFrame,
+    file: str,
+    checks: list[Check],
+    sku_col: str | None,
+    dirty: dict[str, tuple[pl.Expr, pl.Expr]] | None = None,
+) -> tuple[pl.DataFrame, list[str]]:
+    """Rows failing any check, one row per (row, field): columns _row, field, value, problem, sku; and, with
+    ``dirty`` (column -> (clean, fix), as ``BOM_SPECS``), the columns where some cell is not clean (the
+    checks are then to be run again once those columns are fixed)."""
     # All predicates in one lazy pass (shared sub-expressions such as number casts computed once, columns in
     # parallel), then the per-check rows are cut from the few rows that failed anything.
     flags = [bad.fill_null(False).alias(f"__bad{i}") for i, (_f, bad, _p) in enumerate(checks)]
-    hits = (
-        df.lazy()
-        .with_columns(flags)
-        .filter(pl.any_horizontal([pl.col(f"__bad{i}") for i in range(len(checks))]))
-        .collect()
-    )
+    cols = [c for c in (dirty or {}) if c in df.columns]
+    if dirty:
+        flags += [(~dirty[c][0].fill_null(False) & pl.col(c).is_not_null()).alias(f"__dirty{c}") for c in cols]
+    # one computation of the flags feeds both results (common subplan)
+    base = df.lazy().with_columns(flags)
+    failing = base.filter(pl.any_horizontal([f"__bad{i}" for i in range(len(checks))]))
+    if cols:
+        hits, seen = pl.collect_all([failing, base.select(pl.col(f"__dirty{c}").any() for c in cols)])
+        unclean = [c for c in cols if seen[f"__dirty{c}"][0]]
+        if unclean:
+            return hits.clear(), unclean
+    else:
+        hits = failing.collect()
     frames = []
     for i, (fld, _bad, problem) in enumerate(checks):
         hit = hits.filter(pl.col(f"__bad{i}"))
@@ -282,7 +300,7 @@ def _errors(df: pl.DataFrame, file: str, checks: list[Check], sku_col: str | Non
                 )
             )
     if not frames:
-        return pl.DataFrame(
+        empty = pl.DataFrame(
             schema={
                 "_row": pl.Int64,
                 "field": pl.String,
@@ -292,7 +310,8 @@ def _errors(df: pl.DataFrame, file: str, checks: list[Check], sku_col: str | Non
                 "file": pl.String,
             }
         )
-    return pl.concat(frames).with_columns(pl.lit(file).alias("file")).sort("_row", maintain_order=True)
+        return empty, []
+    return pl.concat(frames).with_columns(pl.lit(file).alias("file")).sort("_row", maintain_order=True), []
 
 
 def _to_errors(df: pl.DataFrame) -> list[RowError]:
@@ -319,6 +338,43 @@ def _normalized(df: pl.DataFrame, *specs: tuple[str, str, pl.Expr]) -> pl.DataFr
 
 def _clean_code(col: str) -> pl.Expr:
     return pl.col(col).str.replace_all(r"[\s.\-]", "")
+
+
+# A cell that already reads as the checks want it (a code of digits, a known word, a plain number) has no
+# blanks to strip and nothing to normalise; any other cell might. The class below is BLANKS as regex escapes.
+_BLANK_CLASS = "[" + "".join(f"\\x{{{ord(c):X}}}" for c in BLANKS) + "]"
+BLANK_EDGE = f"^{_BLANK_CLASS}|{_BLANK_CLASS}$"
+
+
+def _stripped(col: str) -> pl.Expr:
+    s = pl.col(col).str.strip_chars(BLANKS)
+    return pl.when(s.str.len_bytes() > 0).then(s)
+
+
+def _verbatim(col: str) -> tuple[pl.Expr, pl.Expr]:
+    """Free text and identifiers: clean when no blank starts or ends the cell."""
+    return ~pl.col(col).str.contains(BLANK_EDGE), _stripped(col)
+
+
+BOM_SPECS: dict[str, tuple[pl.Expr, pl.Expr]] = {
+    **{c: _verbatim(c) for c in ("parent_sku", "component_id", "description", "supplier")},
+    # codes: a strip, then dots, dashes and blanks inside removed (as ``_normalized`` does for products)
+    "component_hts": (
+        pl.col("component_hts").str.contains(CODE_RE),
+        _stripped("component_hts").str.replace_all(r"[\s.\-]", ""),
+    ),
+    "origin": (pl.col("origin").is_in(ORIGINS), _stripped("origin").str.to_lowercase()),
+    "country": (pl.col("country").str.contains(COUNTRY_RE), _stripped("country").str.to_uppercase()),
+    "intermediate": (
+        pl.col("intermediate").is_in([*TRUE_WORDS, *FALSE_WORDS]),
+        _stripped("intermediate").str.to_lowercase(),
+    ),
+    # a number Polars reads has no blanks around it (it refuses them)
+    **{
+        c: (pl.col(c).cast(pl.Float64, strict=False).is_not_null(), _stripped(c))
+        for c in ("quantity_per", "value", "weight_kg")
+    },
+}
 
 
 def _number_checks(cols: Iterable[str]) -> list[Check]:
@@ -360,7 +416,7 @@ def read_portfolio(
     # The raw tables are passed without keeping a reference here, so check_portfolio can free them as it goes.
     return check_portfolio(
         read_table(products_path, PRODUCT_COLUMNS, PRODUCT_REQUIRED),
-        read_table(bom_path, BOM_COLUMNS, BOM_REQUIRED),
+        read_table(bom_path, BOM_COLUMNS, BOM_REQUIRED, strip=False),
         read_table(declarations_path, DECLARATION_COLUMNS, DECLARATION_REQUIRED) if declarations_path else None,
         on=on,
         known_codes=known_codes,
@@ -431,15 +487,14 @@ def check_portfolio(
             "the shipment adjustment must be less than transaction_value",
         ),
     ]
-    perr = _errors(prod, p_name, p_checks, "sku")
+    perr, _ = _errors(prod, p_name, p_checks, "sku")
     prod = prod.with_columns(
         *[micros(c).alias(f"{c}_u") for c in PRODUCT_MONEY],
         *[pl.col(c).cast(pl.Float64, strict=False) for c in PRODUCT_MONEY],
         _parse_date("date").fill_null(on).alias("date"),
     )
     if known_codes is not None:
-        ok_shape = prod.filter(pl.col("hts").str.contains(CODE_RE).fill_null(False))
-        unknown = ok_shape.filter(~_known(ok_shape, "hts", known_codes, on))
+        unknown = _unknown_code_rows(prod, "hts", known_codes, on)
         if unknown.height:
             perr = pl.concat(
                 [
@@ -463,56 +518,15 @@ def check_portfolio(
     prod_ok = prod.filter(~pl.col("_row").is_in(list(bad_rows)) & pl.col("sku").is_not_null())
     prod_ok = prod_ok.filter(~pl.col("sku").is_in(list(skipped)))
 
-    # ---- bill of materials
-    bom = _normalized(
-        bom,
-        ("component_hts", r"[^0-9]", _clean_code("component_hts")),
-        ("origin", "[A-Z]", pl.col("origin").str.to_lowercase()),
-        ("country", "[a-z]", pl.col("country").str.to_uppercase()),
-        ("intermediate", "[A-Z]", pl.col("intermediate").str.to_lowercase()),
-    )
-    known_parent = pl.col("parent_sku").is_in(prod["sku"].drop_nulls().implode())
-    designated = bool(bom.select(pl.col("intermediate").is_in(TRUE_WORDS).any()).item())
-    b_checks: list[Check] = [
-        ("parent_sku", pl.col("parent_sku").is_null(), "a parent SKU is required"),
-        (
-            "parent_sku",
-            pl.col("parent_sku").is_not_null() & ~known_parent,
-            "a component without a parent (parent SKU not in PRODUCTS)",
-        ),
-        ("component_id", pl.col("component_id").is_null(), "a component id is required"),
-        ("component_hts", pl.col("component_hts").is_null(), "an HTS code is required"),
-        (
-            "component_hts",
-            ~pl.col("component_hts").str.contains(CODE_RE),
-            "an HTS code has 6, 8 or 10 digits",
-        ),
-        ("value", pl.col("value").is_null(), "the material's value is required"),
-        ("origin", ~pl.col("origin").is_in(ORIGINS), f"origin must be one of {', '.join(ORIGINS)} or empty"),
-        ("country", ~pl.col("country").str.contains(COUNTRY_RE), "not an ISO 3166 alpha-2 country code"),
-        ("intermediate", ~pl.col("intermediate").is_in([*TRUE_WORDS, *FALSE_WORDS]), "write yes or no"),
-        (
-            "intermediate",
-            # the SKU lookup only where a line is designated (usually none: not 20 million lookups)
-            pl.col("intermediate").is_in(TRUE_WORDS) & ~pl.col("component_id").is_in(prod["sku"].drop_nulls().implode())
-            if designated
-            else pl.lit(False),
-            "only a self-produced material (a SKU with its own bill) can be "
-            "designated an intermediate material (s.8(6))",
-        ),
-        (
-            "country",
-            (pl.col("origin") == "originating") & ~pl.col("country").is_in(["US", "MX", "CA"]),
-            "an originating material is produced in the USMCA territory (US, MX, CA)",
-        ),
-        *_number_checks(("value", "quantity_per", "weight_kg")),
-    ]
-    berr = _errors(bom, b_name, b_checks, "parent_sku")
+    # ---- bill of materials (read unstripped: checked as read, and stripped and normalised only in the
+    # columns where some cell needs it; then checked again)
+    p_skus = prod["sku"].drop_nulls().implode()
+    berr, dirty = _errors(bom, b_name, _bom_checks(bom, p_skus), "parent_sku", dirty=BOM_SPECS)
+    if dirty:
+        bom = bom.with_columns(BOM_SPECS[c][1].alias(c) for c in dirty)
+        berr, _ = _errors(bom, b_name, _bom_checks(bom, p_skus), "parent_sku")
     if known_codes is not None:
-        ok_shape = bom.select("_row", "component_hts", "parent_sku").filter(
-            pl.col("component_hts").str.contains(CODE_RE).fill_null(False)
-        )
-        unknown = ok_shape.filter(~_known(ok_shape, "component_hts", known_codes, on))
+        unknown = _unknown_code_rows(bom, "component_hts", known_codes, on)
         if unknown.height:
             berr = pl.concat(
                 [
@@ -528,10 +542,10 @@ def check_portfolio(
                 ]
             )
     errors += _to_errors(berr)
-    ok_skus = set(prod_ok["sku"].to_list())
-    for r in berr.iter_rows(named=True):
+    # (the few failing rows are matched against the products, not a million SKUs turned into a Python set)
+    for r in berr.filter(pl.col("sku").is_in(prod_ok["sku"].implode())).iter_rows(named=True):
         s = r["sku"]
-        if s is not None and s in ok_skus and s not in skipped:
+        if s not in skipped:
             skipped[s] = f"bad BOM line: {r['field']} {r['problem']} ({b_name} row {r['_row']})"
     bom_ok = _keep(bom, ~pl.col("_row").is_in(berr["_row"].implode()))
     del bom  # only bom_ok is used from here (memory: one full-width copy of the bill at a time)
@@ -579,7 +593,7 @@ def check_portfolio(
                 "valid_to is before valid_from",
             ),
         ]
-        derr = _errors(decl, d_name, d_checks, None)
+        derr, _ = _errors(decl, d_name, d_checks, None)
         errors += _to_errors(derr)  # a bad declaration is ignored (reported); it skips no SKU by itself
         decl_ok = decl.filter(~pl.col("_row").is_in(derr["_row"].implode())).select(
             "supplier",
@@ -662,20 +676,62 @@ def check_portfolio(
     return Portfolio(products=prod_ok.drop("_row"), bom=bom_ok, declarations=decl_ok, errors=errors, skipped=skipped)
 
 
+def _bom_checks(bom: pl.DataFrame, p_skus: pl.Series) -> list[Check]:
+    """Row checks of the bill; ``p_skus``: the products' SKUs (imploded)."""
+    known_parent = pl.col("parent_sku").is_in(p_skus)
+    designated = bool(bom.select(pl.col("intermediate").is_in(TRUE_WORDS).any()).item())
+    return [
+        ("parent_sku", pl.col("parent_sku").is_null(), "a parent SKU is required"),
+        (
+            "parent_sku",
+            pl.col("parent_sku").is_not_null() & ~known_parent,
+            "a component without a parent (parent SKU not in PRODUCTS)",
+        ),
+        ("component_id", pl.col("component_id").is_null(), "a component id is required"),
+        ("component_hts", pl.col("component_hts").is_null(), "an HTS code is required"),
+        (
+            "component_hts",
+            ~pl.col("component_hts").str.contains(CODE_RE),
+            "an HTS code has 6, 8 or 10 digits",
+        ),
+        ("value", pl.col("value").is_null(), "the material's value is required"),
+        ("origin", ~pl.col("origin").is_in(ORIGINS), f"origin must be one of {', '.join(ORIGINS)} or empty"),
+        ("country", ~pl.col("country").str.contains(COUNTRY_RE), "not an ISO 3166 alpha-2 country code"),
+        ("intermediate", ~pl.col("intermediate").is_in([*TRUE_WORDS, *FALSE_WORDS]), "write yes or no"),
+        (
+            "intermediate",
+            # the SKU lookup only where a line is designated (usually none: not 20 million lookups)
+            pl.col("intermediate").is_in(TRUE_WORDS) & ~pl.col("component_id").is_in(p_skus)
+            if designated
+            else pl.lit(False),
+            "only a self-produced material (a SKU with its own bill) can be "
+            "designated an intermediate material (s.8(6))",
+        ),
+        (
+            "country",
+            (pl.col("origin") == "originating") & ~pl.col("country").is_in(["US", "MX", "CA"]),
+            "an originating material is produced in the USMCA territory (US, MX, CA)",
+        ),
+        *_number_checks(("value", "quantity_per", "weight_kg")),
+    ]
+
+
 def _keep(df: pl.DataFrame, keep: pl.Expr) -> pl.DataFrame:
     """``df.filter(keep)``, without copying the frame when every row is kept (the usual case)."""
     mask = df.select(keep.fill_null(False)).to_series()
     return df if mask.all() else df.filter(mask)
 
 
-def _known(df: pl.DataFrame, col: str, known_codes: KnownCodes, on: dt.date) -> pl.Series:
-    # Check each distinct code once (portfolios repeat codes heavily), then mark the rows holding one of the
-    # few unknown codes (none, usually: then no row is looked at again).
-    distinct = df[col].unique()
+def _unknown_code_rows(df: pl.DataFrame, col: str, known_codes: KnownCodes, on: dt.date) -> pl.DataFrame:
+    """Rows whose code is well formed but not in the schedule on the date. Each distinct code is asked once
+    (portfolios repeat codes heavily); only the rows holding one of the few unknown codes are then looked at
+    (none, usually)."""
+    distinct = df.select(pl.col(col).unique()).to_series()
+    distinct = distinct.filter(distinct.str.contains(CODE_RE).fill_null(False))
     unknown = distinct.filter(~known_codes(distinct, on).fill_null(False))
     if unknown.len() == 0:
-        return pl.select(pl.repeat(True, df.height, dtype=pl.Boolean)).to_series()
-    return df.select(~pl.col(col).is_in(unknown.implode()))[col]
+        return df.clear()
+    return df.filter(pl.col(col).is_in(unknown.implode()))
 
 
 def apply_declarations(bom: pl.DataFrame, dates: pl.DataFrame, decl: pl.DataFrame) -> pl.DataFrame:
@@ -773,7 +829,9 @@ def _declarations_on(bom: pl.DataFrame, day: dt.date, decl: pl.DataFrame) -> pl.
         # a component-specific declaration wins over the supplier-wide one for its lines
         sp = sub.join(spec, on=["supplier", "component_id"], how="left", maintain_order="left")
         has = sp["_n"].is_not_null()
-        got = got.with_columns(pl.when(has).then(sp[c]).otherwise(pl.col(c)).alias(c) for c in ("_n", "_orig", "declaration"))
+        got = got.with_columns(
+            pl.when(has).then(sp[c]).otherwise(pl.col(c)).alias(c) for c in ("_n", "_orig", "declaration")
+        )
     answer = got.with_columns(pl.lit(None, pl.String).alias("origin")).with_columns(_declared(keep=pl.lit(False)))
     origin = bom["origin"].clone().scatter(lines, answer["origin"])
     declaration = pl.repeat(None, bom.height, dtype=pl.String, eager=True).scatter(lines, answer["declaration"])
