@@ -10,7 +10,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from usmca.nomenclature.codes import CodeSet
-from usmca.portfolio.kernel import RuleTables, code_ints, evaluate, match_rules, membership, shift_allows
+from usmca.portfolio.kernel import (
+    RuleTables,
+    code_ints,
+    evaluate,
+    match_rules,
+    member_keys,
+    membership,
+    shift_allows,
+)
 from usmca.portfolio.read import check_portfolio
 from usmca.rules.grammar import TariffShift
 
@@ -322,3 +330,32 @@ def test_vectorized_shift_equals_grammar(shift: TariffShift, pairs: list[tuple[s
     # the integer form the kernel uses
     ints = joined.with_columns(*code_ints("mhts", "m"), *code_ints("ghts", "g"))
     assert ints.with_columns(shift_allows(ints=True).alias("ok"))["ok"].to_list() == want
+    # and membership as key sets searched per range (``member_keys``), as the kernel looks it up
+    mc = df.select(pl.col("mhts").unique()).with_row_index("mid").with_columns(*code_ints("mhts", "m"))
+    keys = member_keys(mc, t)
+    assert keys is not None
+    am = (
+        df.join(mc.select("mhts", "mid"), on="mhts", how="left", maintain_order="left")
+        .select((pl.col("alt_idx").cast(pl.UInt64) * 2**32 + pl.col("mid").cast(pl.UInt64)).alias("_am"))
+        .to_series()
+    )
+    by_keys = pl.DataFrame({f"in_{k}": am.is_in(keys[k].implode()) for k in ("except", "from", "group")})
+    assert by_keys.equals(joined.select("in_except", "in_from", "in_group")), (by_keys, joined)
+    flagged = pl.concat([ints.drop("in_except", "in_from", "in_group"), by_keys], how="horizontal")
+    assert flagged.with_columns(shift_allows(ints=True).alias("ok"))["ok"].to_list() == want
+
+
+def test_member_keys_at_the_edges_of_a_range() -> None:
+    """A range holds the codes from its first to its last, both included, at any length of probe: the last
+    10-digit code of a range, a 6-digit code whose span ends on the range's end, and the first code after."""
+    r = rule(
+        "E", "8401-8402", alt("", TariffShift("any_other", "subheading", except_from=CodeSet.of("8401.10-8402.19")))
+    )
+    t = RuleTables.from_rules([r])
+    codes = ["8401100000", "8402199999", "840219", "8402200000", "840110", "8401099999", "84021999"]
+    mc = pl.DataFrame({"mhts": codes}).with_row_index("mid").with_columns(*code_ints("mhts", "m"))
+    keys = member_keys(mc, t)
+    assert keys is not None
+    alt_idx = t.alts["alt_idx"][0]
+    inside = {codes[int(k) - alt_idx * 2**32] for k in keys["except"].to_list()}
+    assert inside == {"8401100000", "8402199999", "840219", "840110", "84021999"}

@@ -298,6 +298,66 @@ def membership(pairs: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
     return out.with_columns(pl.col(f"in_{s}").fill_null(False) for s in ("except", "from", "group"))
 
 
+def member_keys(mc: pl.DataFrame, tables: RuleTables) -> dict[str, pl.Series] | None:
+    """The same flags as ``membership``, as sets of keys ``alt_idx * 2**32 + mid``: for each set kind
+    (except, from, group) the (alternative, material code) pairs whose probe lies in one of the kind's ranges.
+
+    ``mc``: mid, m_int, m_len (``code_ints``) of each distinct material code. Each range is searched in the
+    codes sorted by their span (a probe of L digits covers [v, v + 10^(10-L) - 1] padded to 10 digits): the
+    work follows the ranges and their hits, not the bill's lines. None when a code or range is wider than 10
+    digits (``membership`` takes those)."""
+    import numpy as np
+
+    sets = tables.sets.filter(pl.col("set") != "target")
+    widths = (sets.select(pl.col("width").max()).item(), mc.select(pl.col("m_len").max()).item())
+    if max((w for w in widths if w is not None), default=0) > 10:
+        return None
+    m_int = mc["m_int"].to_numpy().astype(np.int64)
+    m_len = mc["m_len"].to_numpy().astype(np.int64)
+    mid = mc["mid"].to_numpy().astype(np.uint64)
+    pow10 = np.array([10**i for i in range(11)], dtype=np.int64)
+    n_of = dict(zip(tables.alts["alt_idx"].to_list(), tables.alts["n"].to_list(), strict=True))
+    out: dict[str, pl.Series] = {}
+    for kind in ("except", "from", "group"):
+        rows = sets.filter(pl.col("set") == kind)
+        keys: list[np.ndarray] = [np.zeros(0, dtype=np.uint64)]
+        # a group is probed with the material's code cut to the rule's level (``TariffShift.allows``)
+        by_n: dict[int | None, pl.DataFrame] = (
+            {
+                n: rows.filter(pl.col("alt_idx").replace_strict(n_of, default=None) == n)
+                for n in set(n_of.values())
+                if n is not None
+            }
+            if kind == "group"
+            else {None: rows}
+        )
+        for n, rs in by_n.items():
+            if rs.height == 0 or mc.height == 0 or (kind == "group" and n is None):
+                continue
+            plen = m_len if n is None else np.minimum(m_len, n)
+            unit = pow10[10 - plen]
+            lo10 = m_int // unit * unit
+            hi10 = lo10 + unit - 1
+            order = np.argsort(lo10, kind="stable")
+            slo = lo10[order]
+            cut = pow10[10 - rs["width"].to_numpy().astype(np.int64)]
+            lo = rs["lo"].to_numpy().astype(np.int64) * cut
+            hi = (rs["hi"].to_numpy().astype(np.int64) + 1) * cut - 1
+            i = np.searchsorted(slo, lo, side="left")
+            j = np.searchsorted(slo, hi, side="right")
+            counts = j - i
+            total = int(counts.sum())
+            if total == 0:
+                continue
+            start = np.repeat(i - (np.cumsum(counts) - counts), counts)
+            cand = order[start + np.arange(total)]
+            inside = hi10[cand] <= np.repeat(hi, counts)
+            alt = np.repeat(rs["alt_idx"].to_numpy().astype(np.uint64), counts)
+            keys.append((alt[inside] << np.uint64(32)) | mid[cand[inside]])
+        out[kind] = pl.Series(f"in_{kind}", np.unique(np.concatenate(keys)), dtype=pl.UInt64)
+    return out
+
+
 def _branches_for_good(pa: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
     """Drop (SKU, alternative) pairs whose branch changes to other codes of the scope (``target``)."""
     tg = tables.sets.filter(pl.col("set") == "target")
@@ -313,6 +373,7 @@ def _branches_for_good(pa: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
 
 
 _POW10 = {i: 10**i for i in range(11)}
+_POW10_SERIES = pl.Series("pow10", [10**i for i in range(11)], dtype=pl.Int64)
 
 
 def code_ints(col: str, prefix: str) -> list[pl.Expr]:
@@ -329,9 +390,9 @@ def _differs(n: pl.Expr) -> pl.Expr:
     self, so the two prefixes are equal when they have the same length and the same digits; null when n is."""
     km = pl.min_horizontal(n, pl.col("m_len"))
     kg = pl.min_horizontal(n, pl.col("g_len"))
-    um = (10 - km).replace_strict(_POW10, return_dtype=pl.Int64)
-    ug = (10 - kg).replace_strict(_POW10, return_dtype=pl.Int64)
-    same = (km == kg) & (pl.col("m_int") // um == pl.col("g_int") // ug)
+    # prefixes of different lengths differ; of the same length, one divisor cuts both (a gather, not a hash)
+    u = pl.lit(_POW10_SERIES).gather(10 - km)
+    same = (km == kg) & (pl.col("m_int") // u == pl.col("g_int") // u)
     return pl.when(n.is_not_null()).then(~same)
 
 
@@ -568,20 +629,27 @@ def evaluate(
     # one integer key per (alternative, material code): a single-column unique and join over ~10^7 rows
     am = pl.col("alt_idx").cast(pl.UInt64) * 2**32 + pl.col("mid").cast(pl.UInt64)
     la = la.with_columns(am.alias("_am"))
-    pairs_m = (
-        la.select("_am")
-        .unique()
-        .with_columns(
-            (pl.col("_am") // 2**32).cast(pl.Int32).alias("alt_idx"),
-            (pl.col("_am") % 2**32).cast(pl.UInt32).alias("mid"),
+    member = member_keys(mc, tables)
+    if member is not None:
+        # membership by key lookup in the (alternative, code) pairs each range holds
+        in_sets = la.select(
+            *[pl.col("_am").is_in(member[k].implode()).alias(f"in_{k}") for k in ("except", "from", "group")]
         )
-        .join(tables.alts.select("alt_idx", "n"), on="alt_idx", how="left")
-        .with_columns(m_of["mhts"].alias("mhts"))
-    )
-    mem = membership(pairs_m, tables).drop("mhts", "n", "alt_idx", "mid")
-    # the flags are looked up for the key column alone and set beside the lines (a join of the whole frame
-    # would copy every column of ~10^7 rows while the original is still held: the run's memory peak)
-    in_sets = la.select("_am").join(mem, on="_am", how="left", maintain_order="left").drop("_am")
+    else:
+        pairs_m = (
+            la.select("_am")
+            .unique()
+            .with_columns(
+                (pl.col("_am") // 2**32).cast(pl.Int32).alias("alt_idx"),
+                (pl.col("_am") % 2**32).cast(pl.UInt32).alias("mid"),
+            )
+            .join(tables.alts.select("alt_idx", "n"), on="alt_idx", how="left")
+            .with_columns(m_of["mhts"].alias("mhts"))
+        )
+        mem = membership(pairs_m, tables).drop("mhts", "n", "alt_idx", "mid")
+        # the flags are looked up for the key column alone and set beside the lines (a join of the whole frame
+        # would copy every column of ~10^7 rows while the original is still held: the run's memory peak)
+        in_sets = la.select("_am").join(mem, on="_am", how="left", maintain_order="left").drop("_am")
     la = (
         la.hstack(in_sets)
         .with_columns(m_of["m_int"].alias("m_int"), m_of["m_len"].alias("m_len"))

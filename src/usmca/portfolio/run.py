@@ -736,12 +736,11 @@ def _fallback(
     if fb.height:
         need = set(fb["sku"].to_list())
         # the bills the cases need: the SKUs themselves and, for multi-level ones, every SKU below them
-        below_all = pf.bom.filter(pl.col("self_produced"))["component_id"].unique().to_list()
-        wanted = need | set(below_all)
+        below = pf.bom.filter(pl.col("self_produced"))["component_id"].unique().to_list()
+        wanted = need | set(below)
         prod = {r["sku"]: r for r in pf.products.filter(pl.col("sku").is_in(list(wanted))).iter_rows(named=True)}
         bom_by_parent: dict[str, list[dict[str, Any]]] = {}
-        below = pf.bom.filter(pl.col("self_produced"))["component_id"].unique().to_list()
-        sub = pf.bom.filter(pl.col("parent_sku").is_in(list(need | set(below))))
+        sub = pf.bom.filter(pl.col("parent_sku").is_in(list(wanted)))
         for r in sub.iter_rows(named=True):
             bom_by_parent.setdefault(r["parent_sku"], []).append(r)
         reasons = dict(zip(fb["sku"].to_list(), fb["reason"].to_list(), strict=True))
