@@ -410,3 +410,90 @@ def test_schedule_2_facts_leave_a_failing_good_unresolved(conn: Any) -> None:
     assert k["needs"] == [
         "good.facts.parts_of_8443_31_or_8443_32_machines: true if the good is as Schedule 2 describes it"
     ], k
+
+
+@pytest.mark.slow
+def test_agreement_on_vehicles_whose_rule_sets_only_a_threshold(conn: Any) -> None:
+    """Vehicles (headings 87.01-87.06) whose s.13 rule on the date asks only a regional value content: the
+    kernel applies that threshold to each branch with an RVC, as the engine does (status, rule, RVC figures
+    and the margin against the threshold); vehicles whose rule asks more are left to the engine."""
+    from usmca.portfolio.synth import SynthSpec, codes_from_store, synth_portfolio
+    from usmca.rules.corpus import load_corpus
+
+    corpus = load_corpus(conn)
+    tables = RuleTables.from_rules(corpus.rules)
+    vehicle = getattr(part6_hook(ON, None), "vehicle", None)
+    assert vehicle is not None
+    codes = codes_from_store(conn, ON)
+    m = match_rules(pl.Series("hts", codes, pl.String), tables).filter(pl.col("rule_idxs").list.len() == 1)
+    goods = [h for h in m["hts"].to_list() if h[:4] in VEHICLE_HEADINGS and vehicle(h, None, ON) is not None]
+    assert len(goods) > 10, len(goods)
+    spec = SynthSpec(skus=400, lines=6, seed=9, multi_level=0.0, date=ON)
+    products, bom, _decl = synth_portfolio(spec, sorted(goods), codes)
+    # make a share of the bills fail the rule's shift, so the RVC branches decide
+    bom = bom.with_columns(
+        pl.when(pl.int_range(pl.len()) % 3 == 0)
+        .then(pl.lit("870899"))
+        .otherwise(pl.col("component_hts"))
+        .alias("component_hts")
+    )
+    seen: list[dict[str, Any]] = []
+    n = _agree(products.to_dicts(), bom.to_dicts(), corpus, tables, seen)
+    assert n > 300, n
+    statuses = {x["kernel"]["status"] for x in seen}
+    assert {"originating", "non_originating"} <= statuses, statuses
+    with_rvc = [x for x in seen if x["engine"]["rvc_margin"] is not None]
+    assert len(with_rvc) > 20, len(with_rvc)
+    for x in seen:
+        assert x["kernel"]["rvc_margin"] == x["engine"]["rvc_margin"], x
+
+
+# A hand-built rule for special-purpose vehicles (87.05) whose RVC differs from the s.13 threshold for them
+# (60% net cost): the threshold must replace the branch's RVC, and only the RVC branch's.
+V_RULES = [
+    rule(
+        "v",
+        "8705",
+        alt("A", TariffShift("any_other", "heading"), tv=40, nc=35),
+        alt("B", TariffShift("any_other", "chapter")),
+    )
+]
+V_GOODS = ["8705100010", "8705200000", "8705900080"]
+V_MATERIALS = ["870899", "870810", "840734", "401110", "870590", "730890"]
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(pf=portfolios(V_GOODS, V_MATERIALS))
+def test_kernel_agrees_on_vehicle_thresholds(
+    conn: Any, pf: tuple[list[dict[str, str | None]], list[dict[str, str | None]]]
+) -> None:
+    seen: list[dict[str, Any]] = []
+    _agree(*pf, _corpus(V_RULES), RuleTables.from_rules(V_RULES), seen)
+    for x in seen:
+        assert x["kernel"]["rvc_margin"] == x["engine"]["rvc_margin"], x
+
+
+def test_vehicle_threshold_replaces_the_rules_rvc(conn: Any) -> None:
+    prods = [
+        {
+            "sku": "V",
+            "hts": "8705100010",
+            "country_of_production": "MX",
+            "transaction_value": "100",
+            "net_cost": "100",
+        }
+    ]
+    bom = [
+        {
+            "parent_sku": "V",
+            "component_id": "m",
+            "component_hts": "870590",
+            "value": "45",
+            "origin": "non_originating",
+        }
+    ]
+    seen: list[dict[str, Any]] = []
+    assert _agree(prods, bom, _corpus(V_RULES), RuleTables.from_rules(V_RULES), seen) == 1
+    k = seen[0]["kernel"]
+    # 55% net cost: the rule's 35% would pass, the s.13 threshold of 60% does not
+    assert (k["status"], k["rvc_net_cost"], k["rvc_margin"]) == ("non_originating", 55.0, -5.0), k

@@ -17,7 +17,8 @@ the cases it covers, in columnar form, and hands every other SKU back with the r
 What the kernel leaves to the single-good engine (``fallback`` with the reason; ``run.screen`` adds Part 6
 parts with a threshold in force, and codes Schedule 2 cannot be asked about): goods outside a single structured rule
 (none, several, an end use, a date window, a trade direction, conditions, unparsed text, mapping defects),
-automotive goods, material codes too short for the rule's test, no bill, de minimis of another kind.
+vehicles whose s.13 rule asks more than a threshold, goods for use in a vehicle, material codes too short for
+the rule's test, no bill, de minimis of another kind.
 Multi-level bills are sent to the engine by ``run`` before the kernel runs.
 """
 
@@ -502,7 +503,9 @@ def evaluate(
     ``part6_open(good_hts, date)``: for a good whose use is not stated, the facts Part 6 needs when it lists
     the part (a core, principal or complementary part, s.14-15, s.20) and so leaves each RVC alternative
     undecided (``determine._alternative``, the "automotive" check); None when Part 6 sets nothing. Parts for
-    which Part 6 sets a threshold are the engine's (``run.screen``).
+    which Part 6 sets a threshold are the engine's (``run.screen``). Its optional attribute
+    ``vehicle(good_hts, use, date)`` gives a vehicle's s.13 threshold (tv, nc, tv only where the rule offers
+    TV) when that is all its rule asks on the date, else None (the vehicle then goes to the engine).
     """
     # Inside the kernel a SKU is its row number: every join and group-by over the bill's lines then hashes
     # integers, not strings (several seconds at 20 million lines); names come back at the end.
@@ -576,7 +579,23 @@ def evaluate(
         "no bill of materials (wholly obtained is a fact the kernel does not take)",
     )
     p = p.filter(pl.col("n_lines") > 0)
-    auto = p.filter(pl.col("ghts").str.slice(0, 4).is_in(VEHICLE_HEADINGS) | pl.col("use").is_in(VEHICLE_USES))
+    # Vehicles whose s.13 rule sets only a threshold (``part6_open.vehicle``) are the kernel's: that threshold
+    # replaces the RVC of each branch that has one (``determine._required_rvc``); other vehicles and goods
+    # for use in one go to the engine.
+    vehicle = getattr(part6_open, "vehicle", None)
+    is_vehicle = pl.col("ghts").str.slice(0, 4).is_in(VEHICLE_HEADINGS)
+    v_keys = p.filter(is_vehicle).select("ghts", "use", "date").unique()
+    v_vals = [vehicle(g, u, d) if vehicle else None for g, u, d in v_keys.iter_rows()]
+    v_thr = v_keys.with_columns(
+        pl.Series("v_tv", [v[0] if v else None for v in v_vals], pl.Float64),
+        pl.Series("v_nc", [v[1] if v else None for v in v_vals], pl.Float64),
+        pl.Series("v_if", [v[2] if v else None for v in v_vals], pl.Boolean),
+        pl.Series("veh", [v is not None for v in v_vals], pl.Boolean),
+    )
+    p = p.join(v_thr, on=["ghts", "use", "date"], how="left", nulls_equal=True).with_columns(
+        pl.col("veh").fill_null(False)
+    )
+    auto = p.filter((is_vehicle & ~pl.col("veh")) | (~is_vehicle & pl.col("use").is_in(VEHICLE_USES)))
     send_back(auto, "automotive good (a vehicle, or a good for use in one)")
     p = p.join(auto.select("sku"), on="sku", how="anti")
 
@@ -733,9 +752,10 @@ def evaluate(
     p6_vals = [part6_open(g, d) if part6_open else None for g, d in p6_keys.iter_rows()]
     p6 = p6_keys.with_columns(pl.Series("p6_needs", p6_vals, pl.List(pl.String)))
     sku_base = (
-        p.select("sku", "tv", "nc", "tc", "vnm", "ghts", "date", "use")
+        p.select("sku", "tv", "nc", "tc", "vnm", "ghts", "date", "use", "veh", "v_tv", "v_nc", "v_if")
         .join(p6, on=["ghts", "date"], how="left", nulls_equal=True)
-        .with_columns(pl.when(pl.col("use").is_null()).then(pl.col("p6_needs")).alias("p6_needs"))
+        # a vehicle's Part 6 is its s.13 rule, not the parts tables
+        .with_columns(pl.when(pl.col("use").is_null() & ~pl.col("veh")).then(pl.col("p6_needs")).alias("p6_needs"))
         .drop("date", "use")
         .with_columns(_within_10(pl.col("vnm")).alias("s54"))
         .join(wbase, on="sku", how="left")
@@ -790,6 +810,16 @@ def evaluate(
     # (D) s.3(4)(a)/(5) (``criteria.parts_fallback_applies``): every failing material shares the good's
     # subheading (or its heading, not subdivided), and the schedule's text for it names parts; where not
     # (or was not read) the producer's statement is needed, a fact the bill does not give. Never ch. 61-63.
+    # the RVC each branch asks under (B): the rule's, or a vehicle's s.13 threshold where the branch has one
+    # (``determine._required_rvc``: its TV only where the rule offers TV, when so marked); (D) keeps the rule's
+    veh_rvc = pl.col("veh") & pl.col("has_rvc")
+    a = a.with_columns(
+        pl.when(veh_rvc)
+        .then(pl.when(pl.col("v_if") & pl.col("rvc_tv").is_null()).then(None).otherwise(pl.col("v_tv")))
+        .otherwise(pl.col("rvc_tv"))
+        .alias("b_tv"),
+        pl.when(veh_rvc).then(pl.col("v_nc")).otherwise(pl.col("rvc_nc")).alias("b_nc"),
+    )
     ap_codes = a.select("ghts").unique()
     ap_vals = [parts_in_nomenclature(g) if parts_in_nomenclature else None for g in ap_codes["ghts"].to_list()]
     a = a.join(ap_codes.with_columns(pl.Series("parts_nom", ap_vals, pl.Boolean)), on="ghts", how="left")
@@ -813,7 +843,7 @@ def evaluate(
         .cast(pl.Int8)
         .alias("shift_v"),
         pl.when(pl.col("has_rvc"))
-        .then(_rvc_verdict(pl.col("rvc_tv"), pl.col("rvc_nc")))
+        .then(_rvc_verdict(pl.col("b_tv"), pl.col("b_nc")))
         .otherwise(T)
         .cast(pl.Int8)
         .alias("rvc_v"),
@@ -888,8 +918,8 @@ def evaluate(
     shown = pl.col("has_rvc") | d_win
     tv_pct = pl.when(pl.col("tv").is_not_null()).then(_pct(pl.col("tv") - pl.col("vnm"), pl.col("tv")))
     nc_pct = pl.when(pl.col("nc").is_not_null()).then(_pct(pl.col("nc") - pl.col("vnm"), pl.col("nc")))
-    req_tv = pl.when(d_win).then(pl.col("d_req_tv")).otherwise(pl.col("rvc_tv"))
-    req_nc = pl.when(d_win).then(pl.col("d_req_nc")).otherwise(pl.col("rvc_nc"))
+    req_tv = pl.when(d_win).then(pl.col("d_req_tv")).otherwise(pl.col("b_tv"))
+    req_nc = pl.when(d_win).then(pl.col("d_req_nc")).otherwise(pl.col("b_nc"))
     res = r.with_columns(
         status.alias("status"),
         pl.when(noted).then(None).when(b_ok).then(pl.lit("B")).when(d_win).then(pl.lit("D")).alias("criterion"),
@@ -902,7 +932,7 @@ def evaluate(
         .then(pl.col("note_needs"))
         .when(deemed)
         .then(EMPTY)
-        .otherwise(_needs(b_u, pl.col("d_u"), pl.col("rvc_tv"), pl.col("rvc_nc")))
+        .otherwise(_needs(b_u, pl.col("d_u"), pl.col("b_tv"), pl.col("b_nc")))
         .alias("needs"),
         (b_u & pl.col("p6_needs").is_not_null() & ~noted & ~deemed).alias("_p6"),
         s2.alias("_s2"),

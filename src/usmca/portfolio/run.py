@@ -266,7 +266,31 @@ def part6_hook(on: dt.date, conn: sqlite3.Connection | None) -> Callable[[str, d
         kind, payload = _part6(auto, hts, None, day or on, conn)
         return list(payload) if kind == "open" else None
 
+    def vehicle(hts: str, use: str | None, day: dt.date | None) -> tuple[float | None, float | None, bool] | None:
+        got = _memo(conn, f"veh|{hts[:6]}|{use}|{day or on}", lambda: _vehicle_rvc(auto, hts, use, day or on, conn))
+        return None if got is None else (got[0], got[1], bool(got[2]))
+
+    # s.13 for a vehicle (``determine._auto``): the threshold that replaces the RVC of each branch that has
+    # one, when that is all the vehicle rule asks on the date (anything more goes to the engine)
+    open_needs.vehicle = vehicle  # type: ignore[attr-defined]
     return open_needs
+
+
+def _vehicle_rvc(
+    auto: Any, hts: str, use: str | None, day: dt.date, conn: sqlite3.Connection | None
+) -> list[Any] | None:
+    """[tv, nc, tv only if the rule allows it] of the s.13 threshold of a vehicle whose rule asks nothing
+    else (no core parts, steel and aluminum or labour value content to certify); None otherwise."""
+    try:
+        vr = auto.vehicle_requirement(hts, use, day, conn=conn)
+    except UsmcaError:
+        return None
+    if vr is None or vr.status not in ("resolved", "applies") or vr.rvc is None:
+        return None
+    if vr.core_parts_required or vr.steel_aluminum is not None or vr.lvc is not None:
+        return None
+    thr = vr.rvc
+    return [thr.transaction_value, thr.net_cost, bool(getattr(thr, "transaction_value_if_rule_allows", False))]
 
 
 def deemed_hook(conn: sqlite3.Connection | None) -> Callable[[str], bool] | None:

@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from usmca.portfolio.kernel import RESULT_SCHEMA, KernelResult, RuleTables, evaluate
+from usmca.portfolio.kernel import RESULT_SCHEMA, VEHICLE_HEADINGS, KernelResult, RuleTables, evaluate
 
 PRODUCT_COLS = (
     "sku",
@@ -113,13 +113,19 @@ def _hooks(h: dict[str, Any]) -> dict[str, Any]:
         return deemed.get(g, False)
 
     deemed_fn.needs = s2.get  # type: ignore[attr-defined]
+    vehicles: dict[tuple[str, Any, Any], Any] = h.get("vehicle", {})
+
+    def part6_fn(g: str, d: Any) -> list[str] | None:
+        return part6.get((g, d))
+
+    part6_fn.vehicle = lambda g, u, d: vehicles.get((g, u, d))  # type: ignore[attr-defined]
     return {
         "dm_exclusion": exclusion,
         "dm_mode": mode,
         "parts_in_nomenclature": parts.get,
         "deemed_originating": deemed_fn,
         "note_needs": lambda g: notes.get(g, []),
-        "part6_open": lambda g, d: part6.get((g, d)),
+        "part6_open": part6_fn,
     }
 
 
@@ -162,6 +168,15 @@ def evaluate_spark(
         "notes": {c: list(note_needs(c)) for c in codes} if note_needs else {},
         "part6": {(c, d): part6_open(c, d) for c, d in products.select("hts", "date").unique().iter_rows()}
         if part6_open
+        else {},
+        "vehicle": {
+            (c, u, d): vehicle(c, u, d)
+            for c, u, d in products.filter(pl.col("hts").str.slice(0, 4).is_in(VEHICLE_HEADINGS))
+            .select("hts", "use", "date")
+            .unique()
+            .iter_rows()
+        }
+        if (vehicle := getattr(part6_open, "vehicle", None))
         else {},
     }
     wide = products.select(list(PRODUCT_COLS)).join(
