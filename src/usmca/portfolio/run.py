@@ -372,13 +372,18 @@ def _exclusion_frame(gen: Any, conn: sqlite3.Connection) -> Callable[[pl.DataFra
     k_scope = gen.provisions().k_scope
     side_memo: dict[tuple[str, str], tuple[tuple[int, bool], ...] | None] = {}
 
+    def ask(code: str, side: str) -> list[list[Any]] | None:
+        try:
+            return [[i, cert] for i, cert in gen.exclusion_sides(code, side, conn)]
+        except UsmcaError:
+            return None  # as the per-pair hook: a code the provisions cannot read -> 1
+
     def sides(code: str, side: str) -> tuple[tuple[int, bool], ...] | None:
         key = (code, side)
         if key not in side_memo:
-            try:
-                side_memo[key] = gen.exclusion_sides(code, side, conn)
-            except UsmcaError:
-                side_memo[key] = None  # as the per-pair hook: a code the provisions cannot read -> 1
+            # kept with the other per-code answers of this store build (``_memo``): later runs skip the calls
+            got = _memo(conn, f"xs|{side}|{code}", lambda: ask(code, side))
+            side_memo[key] = None if got is None else tuple((int(i), bool(c)) for i, c in got)
         return side_memo[key]
 
     def table(codes: list[str], side: str, col: str) -> tuple[pl.DataFrame, list[str]]:
