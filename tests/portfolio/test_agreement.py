@@ -497,3 +497,48 @@ def test_vehicle_threshold_replaces_the_rules_rvc(conn: Any) -> None:
     k = seen[0]["kernel"]
     # 55% net cost: the rule's 35% would pass, the s.13 threshold of 60% does not
     assert (k["status"], k["rvc_net_cost"], k["rvc_margin"]) == ("non_originating", 55.0, -5.0), k
+
+
+def test_vehicle_threshold_of_a_scenario_is_the_kernels(conn: Any) -> None:
+    """Under a scenario that raises the s.13 threshold of a class of vehicles, the kernel applies the
+    scenario's threshold (the corpus's Part 6 rules), as the engine does, and not the one in force."""
+    from usmca.portfolio.run import load_rule_tables
+    from usmca.scenarios.model import parse_scenario
+    from usmca.scenarios.overlay import overlay_corpus
+
+    base_tables, base = load_rule_tables(conn)
+    sc = parse_scenario(
+        {
+            "name": "other-vehicles-85",
+            "title": "Other vehicles 60% -> 85% net cost",
+            "description": "test scenario",
+            "sources": [{"title": "test"}],
+            "assumptions": ["test"],
+            "rules": [{"kind": "vehicle_rvc", "classes": ["other_vehicle"], "net_cost": 85}],
+        }
+    )
+    corpus = overlay_corpus(base, sc)
+    prods = [
+        {"sku": "V", "hts": "8705100010", "country_of_production": "MX", "transaction_value": "100", "net_cost": "100"}
+    ]
+    bom = [
+        {"parent_sku": "V", "component_id": "m1", "component_hts": "870899", "value": "30", "origin": "non_originating"}
+    ]
+    got = {}
+    for name, c in (("base", base), ("scenario", corpus)):
+        p, b = _frames(prods, bom)
+        pf = check_portfolio(p, b, None, on=ON)
+        rr = run_portfolio(pf, on=ON, conn=conn, corpus=c, tables=base_tables, exposure=False)
+        row = rr.results.row(0, named=True)
+        assert row["engine"] == "kernel", row
+        want = determination_row(
+            "V",
+            determine(
+                parse_case(case_dict("V", {"V": pf.products.row(0, named=True)}, {"V": pf.bom.to_dicts()}, ON)),
+                corpus=c,
+                conn=conn,
+            ),
+        )
+        assert (row["status"], row["rvc_margin"]) == (want["status"], want["rvc_margin"]), (name, row, want)
+        got[name] = row["status"]
+    assert got == {"base": "originating", "scenario": "non_originating"}, got

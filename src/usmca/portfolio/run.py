@@ -13,6 +13,7 @@ import datetime as dt
 import os
 import sqlite3
 import tempfile
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -174,12 +175,7 @@ def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None,
     and codes Schedule 2 cannot be asked about. -> sku, reason. (Chapter rules adding a requirement and
     Schedule 2 goods listed on facts are the kernel's: ``note_needs_hook``, ``deemed_hook``.)
     """
-    import importlib
-
-    try:
-        auto: Any = importlib.import_module("usmca.rules.automotive")
-    except ModuleNotFoundError:
-        auto = None
+    auto, base = _automotive(corpus)
     gen = _general()
     keys = products.select("hts", "use", "date").unique()
     reasons: list[str | None] = []
@@ -188,7 +184,7 @@ def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None,
         if auto is not None:
             day = when or on
 
-            kind, payload = _part6(auto, hts, use, day, conn)
+            kind, payload = _part6(auto, hts, use, day, conn, base)
             reason = payload if kind == "engine" else None
         if reason is None and gen is not None and hasattr(gen, "deemed_originating"):
             # Schedule 2 cases that turn on facts are the kernel's (``deemed_hook(...).needs``); only a code
@@ -227,7 +223,34 @@ def note_needs_hook(corpus: Any) -> Callable[[str], list[str]] | None:
     return needs
 
 
-def _part6(auto: Any, hts: str, use: str | None, day: dt.date, conn: sqlite3.Connection | None) -> tuple[str, Any]:
+def _automotive(corpus: Any) -> tuple[Any, Any]:
+    """(the Part 6 rules the engine applies for this corpus, the module itself): a scenario's corpus carries
+    its own (``corpus.automotive``), as ``determine`` takes them."""
+    import importlib
+
+    try:
+        base: Any = importlib.import_module("usmca.rules.automotive")
+    except ModuleNotFoundError:
+        base = None
+    return (getattr(corpus, "automotive", None) or base), base
+
+
+# Answers of a scenario's Part 6 rules are kept with that overlay object, never in the store build's file.
+_OVERLAY_MEMO: weakref.WeakKeyDictionary[Any, dict[str, Any]] = weakref.WeakKeyDictionary()
+
+
+def _auto_memo(auto: Any, base: Any, conn: sqlite3.Connection | None, key: str, fn: Callable[[], Any]) -> Any:
+    if auto is base:
+        return _memo(conn, key, fn)
+    cache = _OVERLAY_MEMO.setdefault(auto, {})
+    if key not in cache:
+        cache[key] = fn()
+    return cache[key]
+
+
+def _part6(
+    auto: Any, hts: str, use: str | None, day: dt.date, conn: sqlite3.Connection | None, base: Any = None
+) -> tuple[str, Any]:
     """What Part 6 does to a good (``automotive.core_part``, as ``determine._auto`` asks it), memoised per
     (subheading, use, date): ("none", None) it sets nothing; ("open", needs) it lists the part but the use is
     not stated, so each RVC alternative is undecided on ``needs`` (the kernel takes it); ("engine", reason)
@@ -249,25 +272,27 @@ def _part6(auto: Any, hts: str, use: str | None, day: dt.date, conn: sqlite3.Con
         return ["engine", "Part 6 (automotive) core, principal or complementary part"]
 
     # core_part reads the first six digits only
-    kind, payload = _memo(conn, f"p6|{hts[:6]}|{use}|{day}", ask)
+    kind, payload = _auto_memo(auto, base if base is not None else auto, conn, f"p6|{hts[:6]}|{use}|{day}", ask)
     return str(kind), payload
 
 
-def part6_hook(on: dt.date, conn: sqlite3.Connection | None) -> Callable[[str, dt.date | None], list[str] | None]:
-    """``kernel.evaluate``'s ``part6_open`` for goods with no use stated (see ``_part6``)."""
-    import importlib
-
-    try:
-        auto: Any = importlib.import_module("usmca.rules.automotive")
-    except ModuleNotFoundError:
+def part6_hook(
+    on: dt.date, conn: sqlite3.Connection | None, corpus: Any = None
+) -> Callable[[str, dt.date | None], list[str] | None]:
+    """``kernel.evaluate``'s ``part6_open`` for goods with no use stated (see ``_part6``), with the Part 6
+    rules of ``corpus`` (a scenario's) where it carries them."""
+    auto, base = _automotive(corpus)
+    if auto is None:
         return lambda _h, _d: None
 
     def open_needs(hts: str, day: dt.date | None) -> list[str] | None:
-        kind, payload = _part6(auto, hts, None, day or on, conn)
+        kind, payload = _part6(auto, hts, None, day or on, conn, base)
         return list(payload) if kind == "open" else None
 
     def vehicle(hts: str, use: str | None, day: dt.date | None) -> tuple[float | None, float | None, bool] | None:
-        got = _memo(conn, f"veh|{hts[:6]}|{use}|{day or on}", lambda: _vehicle_rvc(auto, hts, use, day or on, conn))
+        got = _auto_memo(
+            auto, base, conn, f"veh|{hts[:6]}|{use}|{day or on}", lambda: _vehicle_rvc(auto, hts, use, day or on, conn)
+        )
         return None if got is None else (got[0], got[1], bool(got[2]))
 
     # s.13 for a vehicle (``determine._auto``): the threshold that replaces the RVC of each branch that has
@@ -584,7 +609,7 @@ def run_portfolio(
             parts_in_nomenclature=parts_hook(on, conn),
             deemed_originating=deemed_hook(conn),
             note_needs=note_needs_hook(corpus),
-            part6_open=part6_hook(on, conn),
+            part6_open=part6_hook(on, conn, corpus),
         )
     elif backend == "embedded":
         kr = evaluate(
@@ -596,7 +621,7 @@ def run_portfolio(
             parts_in_nomenclature=parts_hook(on, conn),
             deemed_originating=deemed_hook(conn),
             note_needs=note_needs_hook(corpus),
-            part6_open=part6_hook(on, conn),
+            part6_open=part6_hook(on, conn, corpus),
         )
     else:
         raise InputError("--backend", backend, "unknown backend", "embedded or spark")
