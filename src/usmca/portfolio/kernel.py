@@ -522,32 +522,32 @@ def evaluate(
         (pl.col("date") if "date" in products.columns else pl.lit(None, pl.Date)).alias("date"),
     )
     # Material codes by id: each distinct code once (text, integer form, length); lines carry the id, and a
-    # line id ``li`` to fetch the component's name for the few lines that end up blocking.
-    mc = (
-        lines.select(pl.col("component_hts").unique().drop_nulls().alias("mhts"))
-        .with_row_index("mid")
-        .with_columns(*code_ints("mhts", "m"))
-    )
-    # ids by hash joins that keep the lines' order (``replace_strict`` with a million keys was far slower)
-    ids = (
-        lines.select("parent_sku", "component_hts")
-        .join(
-            pl.DataFrame({"parent_sku": names}).with_row_index("_sid"),
-            on="parent_sku",
-            how="left",
-            maintain_order="left",
-        )
-        .join(
+    # line id ``li`` to fetch the component's name for the few lines that end up blocking. A bill from
+    # ``read`` carries the ids already (``_mhts``: its codes as an Enum of the distinct codes).
+    coded = lines.schema.get("_mhts")
+    if isinstance(coded, pl.Enum):
+        mc = pl.DataFrame({"mhts": coded.categories}).with_row_index("mid")
+        mid = lines.select(pl.col("_mhts").to_physical().cast(pl.UInt32).alias("mid"))["mid"]
+    else:
+        mc = lines.select(pl.col("component_hts").unique().drop_nulls().alias("mhts")).with_row_index("mid")
+        mid = lines.select("component_hts").join(
             mc.select(pl.col("mhts").alias("component_hts"), "mid"),
             on="component_hts",
             how="left",
             maintain_order="left",
-        )
+        )["mid"]
+    mc = mc.with_columns(*code_ints("mhts", "m"))
+    # SKU ids by a hash join that keeps the lines' order (``replace_strict`` with a million keys was far slower)
+    ids = lines.select("parent_sku").join(
+        pl.DataFrame({"parent_sku": names}).with_row_index("_sid"),
+        on="parent_sku",
+        how="left",
+        maintain_order="left",
     )
     ln = lines.select(
         ids["_sid"].alias("sku"),
         pl.col("component_id").alias("comp"),
-        ids["mid"],
+        mid,
         pl.col("value_u").alias("val"),
         # an empty origin is unknown, never originating (the read fills it; a caller may not have)
         (pl.col("origin") != "originating").fill_null(True).alias("nonorig"),

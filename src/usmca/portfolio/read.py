@@ -96,7 +96,10 @@ class Portfolio:
     """Checked tables ready for the kernel, plus what was set aside and why."""
 
     products: pl.DataFrame  # one row per evaluable SKU
-    bom: pl.DataFrame  # lines of evaluable SKUs; `origin` final (declarations applied), `self_produced` flag
+    # lines of evaluable SKUs; `origin` final (declarations applied), `self_produced` flag; `_mhts` is
+    # component_hts as an Enum of the bill's distinct codes (the kernel's code ids): a change to
+    # component_hts must drop or recompute it
+    bom: pl.DataFrame
     declarations: pl.DataFrame
     errors: list[RowError] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # sku -> first reason
@@ -525,8 +528,10 @@ def check_portfolio(
     if dirty:
         bom = bom.with_columns(BOM_SPECS[c][1].alias(c) for c in dirty)
         berr, _ = _errors(bom, b_name, _bom_checks(bom, p_skus), "parent_sku")
+    # the bill's distinct material codes: checked once each, and the kernel's code ids (``_mhts``)
+    m_codes = bom.select(pl.col("component_hts").unique().drop_nulls().sort()).to_series()
     if known_codes is not None:
-        unknown = _unknown_code_rows(bom, "component_hts", known_codes, on)
+        unknown = _unknown_code_rows(bom, "component_hts", known_codes, on, m_codes)
         if unknown.height:
             berr = pl.concat(
                 [
@@ -550,6 +555,8 @@ def check_portfolio(
     bom_ok = _keep(bom, ~pl.col("_row").is_in(berr["_row"].implode()))
     del bom  # only bom_ok is used from here (memory: one full-width copy of the bill at a time)
     bom_ok = bom_ok.with_columns(
+        # the code as an index into the bill's distinct codes, for the kernel (text stays in component_hts)
+        pl.col("component_hts").cast(pl.Enum(m_codes)).alias("_mhts"),
         micros("value").alias("value_u"),
         micros("weight_kg").alias("weight_u"),
         *[pl.col(c).cast(pl.Float64, strict=False) for c in ("value", "quantity_per", "weight_kg")],
@@ -722,11 +729,14 @@ def _keep(df: pl.DataFrame, keep: pl.Expr) -> pl.DataFrame:
     return df if mask.all() else df.filter(mask)
 
 
-def _unknown_code_rows(df: pl.DataFrame, col: str, known_codes: KnownCodes, on: dt.date) -> pl.DataFrame:
+def _unknown_code_rows(
+    df: pl.DataFrame, col: str, known_codes: KnownCodes, on: dt.date, distinct: pl.Series | None = None
+) -> pl.DataFrame:
     """Rows whose code is well formed but not in the schedule on the date. Each distinct code is asked once
     (portfolios repeat codes heavily); only the rows holding one of the few unknown codes are then looked at
     (none, usually)."""
-    distinct = df.select(pl.col(col).unique()).to_series()
+    if distinct is None:
+        distinct = df.select(pl.col(col).unique()).to_series()
     distinct = distinct.filter(distinct.str.contains(CODE_RE).fill_null(False))
     unknown = distinct.filter(~known_codes(distinct, on).fill_null(False))
     if unknown.len() == 0:
