@@ -475,6 +475,57 @@ def _rvc_verdict(req_tv: pl.Expr, req_nc: pl.Expr) -> pl.Expr:
     return (pl.when(pl.col("s54") | tv_ok | nc_ok).then(T).when(missing).then(U).otherwise(F)).cast(pl.Int8)
 
 
+def sku_ids(lines: pl.DataFrame, names: pl.Series) -> pl.Series:
+    """The row of each line's parent in ``names`` (null: not there), in the lines' order. A bill is usually
+    written SKU by SKU: each run of equal parents is then looked up once (a join of a million runs, not of
+    twenty million lines); a bill in no such order takes a join over its lines."""
+    import numpy as np
+
+    dim = pl.DataFrame({"parent_sku": names}).with_row_index("_sid")
+    runs = lines.select(pl.col("parent_sku").rle()).unnest("parent_sku")
+    if runs.height * 4 > lines.height:
+        return lines.select("parent_sku").join(dim, on="parent_sku", how="left", maintain_order="left")["_sid"]
+    run_sid = runs.select(pl.col("value").alias("parent_sku")).join(
+        dim, on="parent_sku", how="left", maintain_order="left"
+    )["_sid"]
+    at = np.repeat(np.arange(runs.height, dtype=np.uint32), runs["len"].to_numpy())
+    return run_sid.gather(pl.Series(at, dtype=pl.UInt32))
+
+
+def bill_totals(ln: pl.DataFrame) -> pl.DataFrame:
+    """Per SKU with lines: n_lines, n_nonorig, vnm (value of the non-originating lines), all_wt and
+    all_wt_missing (apparel, s.5(7): the weight base is every line of the bill). ``ln``: sku (no nulls),
+    nonorig (no nulls), val, wt. Where each SKU's lines are contiguous (the usual bill) these are sums over
+    the runs (NumPy ``reduceat``, exact in integers per SKU, as the group-by's); otherwise a group-by."""
+    import numpy as np
+
+    sku = ln["sku"].to_numpy()
+    n = len(sku)
+    starts = np.flatnonzero(np.concatenate(([True], sku[1:] != sku[:-1]))) if n else np.zeros(0, np.int64)
+    firsts = sku[starts]
+    if n == 0 or np.unique(firsts).size != firsts.size:
+        return ln.group_by("sku").agg(
+            pl.len().alias("n_lines"),
+            pl.col("nonorig").sum().alias("n_nonorig"),
+            pl.col("val").filter(pl.col("nonorig")).sum().alias("vnm"),
+            pl.col("wt").sum().alias("all_wt"),
+            pl.col("wt").is_null().any().alias("all_wt_missing"),
+        )
+    nonorig = ln["nonorig"].to_numpy()
+    val = ln["val"].fill_null(0).to_numpy()
+    wt = ln["wt"]
+    return pl.DataFrame(
+        {
+            "sku": pl.Series(firsts, dtype=pl.UInt32),
+            "n_lines": pl.Series(np.diff(np.append(starts, n)), dtype=pl.UInt32),
+            "n_nonorig": pl.Series(np.add.reduceat(nonorig.astype(np.int64), starts), dtype=pl.UInt32),
+            "vnm": pl.Series(np.add.reduceat(np.where(nonorig, val, 0), starts), dtype=pl.Int64),
+            "all_wt": pl.Series(np.add.reduceat(wt.fill_null(0).to_numpy(), starts), dtype=pl.Int64),
+            "all_wt_missing": pl.Series(np.add.reduceat(wt.is_null().to_numpy().astype(np.int64), starts) > 0),
+        }
+    )
+
+
 def evaluate(
     products: pl.DataFrame,
     lines: pl.DataFrame,
@@ -538,14 +589,8 @@ def evaluate(
         )["mid"]
     mc = mc.with_columns(*code_ints("mhts", "m"))
     # SKU ids by a hash join that keeps the lines' order (``replace_strict`` with a million keys was far slower)
-    ids = lines.select("parent_sku").join(
-        pl.DataFrame({"parent_sku": names}).with_row_index("_sid"),
-        on="parent_sku",
-        how="left",
-        maintain_order="left",
-    )
     ln = lines.select(
-        ids["_sid"].alias("sku"),
+        sku_ids(lines, names).alias("sku"),
         pl.col("component_id").alias("comp"),
         mid,
         pl.col("value_u").alias("val"),
@@ -561,14 +606,7 @@ def evaluate(
         fallback.append(df.select("sku", r.alias("reason")))
 
     # --- per-SKU bill aggregates
-    agg = ln.group_by("sku").agg(
-        pl.len().alias("n_lines"),
-        pl.col("nonorig").sum().alias("n_nonorig"),
-        pl.col("val").filter(pl.col("nonorig")).sum().alias("vnm"),
-        # apparel (s.5(7)): the weight base is every line of the bill (the BOM names no classifying component)
-        pl.col("wt").sum().alias("all_wt"),
-        pl.col("wt").is_null().any().alias("all_wt_missing"),
-    )
+    agg = bill_totals(ln)
     wbase = agg.select("sku", "all_wt", "all_wt_missing")
     agg = agg.drop("all_wt", "all_wt_missing")
     p = p.join(agg, on="sku", how="left").with_columns(pl.col("n_lines").fill_null(0), pl.col("vnm").fill_null(0))
