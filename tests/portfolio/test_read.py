@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from usmca.errors import InputError
-from usmca.portfolio.read import read_portfolio
+from usmca.portfolio.read import DECLARATION_SCHEMA, read_portfolio
 
 ON = dt.date(2026, 3, 1)
 
@@ -145,14 +145,6 @@ def test_xlsx_formula_without_saved_value_is_refused(tmp_path: Path) -> None:
     assert ei.value.field == "p.xlsx row 2 column sku" and ei.value.value == "=A1"
 
 
-_DECL_SCHEMA = {
-    "supplier": pl.String,
-    "component_id": pl.String,
-    "originating": pl.Boolean,
-    "valid_from": pl.Date,
-    "valid_to": pl.Date,
-    "certificate_id": pl.String,
-}
 
 
 @settings(max_examples=200, deadline=None)
@@ -195,7 +187,7 @@ def test_one_date_declarations_equal_the_general_path(
         },
         schema={"parent_sku": pl.String, "component_id": pl.String, "origin": pl.String, "supplier": pl.String},
     )
-    decl = pl.DataFrame(decls, schema=_DECL_SCHEMA, orient="row")
+    decl = pl.DataFrame(decls, schema=DECLARATION_SCHEMA, orient="row")
     one = apply_declarations(bom, pl.DataFrame({"sku": ["A"], "date": [ON]}), decl)
     # a second SKU on another date (no lines) sends the same bill through the general path
     general = apply_declarations(bom, pl.DataFrame({"sku": ["A", "Z"], "date": [ON, dt.date(2027, 1, 1)]}), decl)

@@ -57,6 +57,17 @@ BOM_COLUMNS = (
 BOM_REQUIRED = ("parent_sku", "component_id", "component_hts", "value")
 DECLARATION_COLUMNS = ("supplier", "component_id", "originating", "valid_from", "valid_to", "certificate_id")
 DECLARATION_REQUIRED = ("supplier", "originating")
+# checked declarations, as ``Portfolio.declarations`` holds them
+DECLARATION_SCHEMA = pl.Schema(
+    {
+        "supplier": pl.String(),
+        "component_id": pl.String(),
+        "originating": pl.Boolean(),
+        "valid_from": pl.Date(),
+        "valid_to": pl.Date(),
+        "certificate_id": pl.String(),
+    }
+)
 
 USES = ("passenger_vehicle", "light_truck", "heavy_truck", "other_vehicle", "aftermarket", "not_automotive")
 ORIGINS = ("originating", "non_originating", "unknown")
@@ -565,16 +576,7 @@ def check_portfolio(
 
     # ---- declarations
     if decl is None:
-        decl_ok = pl.DataFrame(
-            schema={
-                "supplier": pl.String,
-                "component_id": pl.String,
-                "originating": pl.Boolean,
-                "valid_from": pl.Date,
-                "valid_to": pl.Date,
-                "certificate_id": pl.String,
-            }
-        )
+        decl_ok = pl.DataFrame(schema=DECLARATION_SCHEMA)
     else:
         d_checks: list[Check] = [
             ("supplier", pl.col("supplier").is_null(), "a supplier is required"),
