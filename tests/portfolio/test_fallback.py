@@ -38,6 +38,7 @@ def test_fallback_in_processes_equals_in_process(conn: Any, monkeypatch: pytest.
         return run_mod.run_portfolio(frames(), on=ON, conn=conn, corpus=corpus, tables=tables, exposure=False)
 
     monkeypatch.setattr(run_mod, "PARALLEL_FROM", 10)
+    monkeypatch.setitem(run_mod._WORKER_CAP, "cap", None)  # (the web app's tests cap it at 1)
     calls: list[int] = []
     real = run_mod._decide_in_processes
 
@@ -54,3 +55,15 @@ def test_fallback_in_processes_equals_in_process(conn: Any, monkeypatch: pytest.
     assert one.skipped == many.skipped
     # cases the engine rejects (values above the adjusted transaction value) are rejected in a worker too
     assert any("single-good engine rejected" in r for r in many.skipped.values()), many.skipped
+
+
+def test_the_web_app_decides_the_fallback_in_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The server's cores serve requests while a portfolio job runs, and a threaded server is not forked."""
+    from usmca.app.api import create_app
+
+    monkeypatch.setitem(run_mod._WORKER_CAP, "cap", None)
+    monkeypatch.delenv("USMCA_WORKERS", raising=False)
+    monkeypatch.setattr(run_mod.os, "sched_getaffinity", lambda _pid: {0, 1}, raising=False)
+    assert run_mod.fallback_workers(10_000) == 2
+    create_app(db_url="sqlite://")
+    assert run_mod.fallback_workers(10_000) == 1

@@ -240,6 +240,9 @@ def create_app(
     db: Database | None = None, *, db_url: str | None = None, limits: Limits | None = None, web: bool = True
 ) -> FastAPI:
     """The API (and, with ``web``, the pages) over one application database."""
+    from usmca.portfolio.run import limit_fallback_workers
+
+    limit_fallback_workers(1)  # portfolio jobs decide their fallback in-process: the cores serve requests
     database = db or Database(db_url)
     lim = limits or Limits()
     app = FastAPI(

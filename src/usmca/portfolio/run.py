@@ -842,8 +842,18 @@ PARALLEL_FROM = 400
 _Decided = tuple[str, dict[str, Any] | None, str | None]  # sku, result row or None, problem
 
 
+_WORKER_CAP: dict[str, int | None] = {"cap": None}
+
+
+def limit_fallback_workers(cap: int | None) -> None:
+    """Cap the fallback's worker processes for this process (1: decide in the calling process). The web app
+    sets 1: its cores serve requests while a job runs, and it does not fork a threaded server."""
+    _WORKER_CAP["cap"] = cap
+
+
 def fallback_workers(n: int) -> int:
-    """How many processes decide ``n`` fallback cases (``USMCA_WORKERS`` caps it; 1 = in this process)."""
+    """How many processes decide ``n`` fallback cases (``USMCA_WORKERS`` and ``limit_fallback_workers`` cap
+    it; 1 = in this process)."""
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
@@ -851,6 +861,8 @@ def fallback_workers(n: int) -> int:
     cap = os.environ.get("USMCA_WORKERS", "")
     if cap.isdigit() and int(cap) > 0:
         cpus = min(cpus, int(cap))
+    if _WORKER_CAP["cap"] is not None:
+        cpus = min(cpus, max(1, _WORKER_CAP["cap"]))
     return max(1, min(cpus, n // (PARALLEL_FROM // 2))) if n >= PARALLEL_FROM else 1
 
 
