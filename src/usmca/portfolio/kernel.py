@@ -664,17 +664,17 @@ def evaluate(
     send_back(no_branch, "no branch of the rule changes to the good's code")
     p = p.join(no_branch.select("sku"), on="sku", how="anti")
     m_of = {c: pl.lit(mc[c]).gather(pl.col("mid")) for c in ("mhts", "m_int", "m_len")}  # by material id
-    nl = (
-        ln.filter(pl.col("nonorig")).select("sku", "li", "mid", "val", "wt").join(p.select("sku"), on="sku", how="semi")
-    )
-    short = (
-        nl.join(pa.group_by("sku").agg(pl.col("needs_digits").max().alias("nd")), on="sku")
-        .filter(m_of["m_len"] < pl.col("nd"))
-        .select("sku")
-        .unique()
-    )
+    # per-SKU facts as dense columns indexed by the SKU id: a line looks its SKU's up by position (a gather),
+    # not by a join of millions of lines
+    n_sku = names.len()
+    still = pl.Series("still", [False] * n_sku, pl.Boolean).scatter(p["sku"], True)
+    nl = ln.filter(pl.col("nonorig") & pl.lit(still).gather(pl.col("sku"))).select("sku", "li", "mid", "val", "wt")
+    need = pa.group_by("sku").agg(pl.col("needs_digits").max().alias("nd"))
+    nd = pl.Series("nd", [None] * n_sku, pl.Int32).scatter(need["sku"], need["nd"])
+    short = nl.filter(m_of["m_len"] < pl.lit(nd).gather(pl.col("sku"))).select("sku").unique()
     send_back(short, "a material code is too short for the rule's test")
-    p, pa, nl = (d.join(short, on="sku", how="anti") for d in (p, pa, nl))
+    if short.height:
+        p, pa, nl = (d.join(short, on="sku", how="anti") for d in (p, pa, nl))
 
     la = nl.join(
         pa.select("sku", "alt_idx", pl.col("kind").cast(pl.Enum(KINDS)), "n", "also_n", *code_ints("ghts", "g")).filter(
