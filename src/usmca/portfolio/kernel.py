@@ -492,40 +492,6 @@ def sku_ids(lines: pl.DataFrame, names: pl.Series) -> pl.Series:
     return run_sid.gather(pl.Series(at, dtype=pl.UInt32))
 
 
-def bill_totals(ln: pl.DataFrame) -> pl.DataFrame:
-    """Per SKU with lines: n_lines, n_nonorig, vnm (value of the non-originating lines), all_wt and
-    all_wt_missing (apparel, s.5(7): the weight base is every line of the bill). ``ln``: sku (no nulls),
-    nonorig (no nulls), val, wt. Where each SKU's lines are contiguous (the usual bill) these are sums over
-    the runs (NumPy ``reduceat``, exact in integers per SKU, as the group-by's); otherwise a group-by."""
-    import numpy as np
-
-    sku = ln["sku"].to_numpy()
-    n = len(sku)
-    starts = np.flatnonzero(np.concatenate(([True], sku[1:] != sku[:-1]))) if n else np.zeros(0, np.int64)
-    firsts = sku[starts]
-    if n == 0 or np.unique(firsts).size != firsts.size:
-        return ln.group_by("sku").agg(
-            pl.len().alias("n_lines"),
-            pl.col("nonorig").sum().alias("n_nonorig"),
-            pl.col("val").filter(pl.col("nonorig")).sum().alias("vnm"),
-            pl.col("wt").sum().alias("all_wt"),
-            pl.col("wt").is_null().any().alias("all_wt_missing"),
-        )
-    nonorig = ln["nonorig"].to_numpy()
-    val = ln["val"].fill_null(0).to_numpy()
-    wt = ln["wt"]
-    return pl.DataFrame(
-        {
-            "sku": pl.Series(firsts, dtype=pl.UInt32),
-            "n_lines": pl.Series(np.diff(np.append(starts, n)), dtype=pl.UInt32),
-            "n_nonorig": pl.Series(np.add.reduceat(nonorig.astype(np.int64), starts), dtype=pl.UInt32),
-            "vnm": pl.Series(np.add.reduceat(np.where(nonorig, val, 0), starts), dtype=pl.Int64),
-            "all_wt": pl.Series(np.add.reduceat(wt.fill_null(0).to_numpy(), starts), dtype=pl.Int64),
-            "all_wt_missing": pl.Series(np.add.reduceat(wt.is_null().to_numpy().astype(np.int64), starts) > 0),
-        }
-    )
-
-
 def evaluate(
     products: pl.DataFrame,
     lines: pl.DataFrame,
@@ -606,7 +572,14 @@ def evaluate(
         fallback.append(df.select("sku", r.alias("reason")))
 
     # --- per-SKU bill aggregates
-    agg = bill_totals(ln)
+    agg = ln.group_by("sku").agg(
+        pl.len().alias("n_lines"),
+        pl.col("nonorig").sum().alias("n_nonorig"),
+        pl.col("val").filter(pl.col("nonorig")).sum().alias("vnm"),
+        # apparel (s.5(7)): the weight base is every line of the bill (the BOM names no classifying component)
+        pl.col("wt").sum().alias("all_wt"),
+        pl.col("wt").is_null().any().alias("all_wt_missing"),
+    )
     wbase = agg.select("sku", "all_wt", "all_wt_missing")
     agg = agg.drop("all_wt", "all_wt_missing")
     p = p.join(agg, on="sku", how="left").with_columns(pl.col("n_lines").fill_null(0), pl.col("vnm").fill_null(0))
