@@ -67,3 +67,46 @@ def test_the_web_app_decides_the_fallback_in_process(monkeypatch: pytest.MonkeyP
     assert run_mod.fallback_workers(10_000) == 2
     create_app(db_url="sqlite://")
     assert run_mod.fallback_workers(10_000) == 1
+
+
+@pytest.mark.slow
+def test_a_worker_that_dies_loses_no_case(conn: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker process killed mid-run (the pool breaks): the cases not answered are decided in this process,
+    and the answers equal those of a run without workers."""
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("one core: the fallback runs in this process")
+    from usmca.rules.corpus import load_corpus
+
+    corpus = load_corpus(conn)
+    tables = run_mod.RuleTables.from_rules(corpus.rules)
+    codes = codes_from_store(conn, ON)
+    spec = SynthSpec(skus=120, lines=4, seed=22, multi_level=0.5, date=ON)
+    products, bom, _decl = synth_portfolio(spec, good_codes_with_rules(codes, tables), codes)
+
+    def run(workers: str) -> run_mod.RunResult:
+        monkeypatch.setenv("USMCA_WORKERS", workers)
+        p = products.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
+        b = bom.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
+        pf = check_portfolio(p, b, None, on=ON)
+        return run_mod.run_portfolio(pf, on=ON, conn=conn, corpus=corpus, tables=tables, exposure=False)
+
+    monkeypatch.setattr(run_mod, "PARALLEL_FROM", 10)
+    monkeypatch.setitem(run_mod._WORKER_CAP, "cap", None)
+    one = run("1")
+    _PARENT["pid"] = os.getpid()
+    monkeypatch.setattr(run_mod, "_worker_chunk", _dies_in_a_worker)
+    many = run("2")
+    assert one.engine_counts.get("single_good", 0) >= 20, one.engine_counts
+    assert one.results.equals(many.results)
+    assert one.skipped == many.skipped
+
+
+_PARENT: dict[str, int] = {}
+_REAL_CHUNK = run_mod._worker_chunk
+
+
+def _dies_in_a_worker(items: Any) -> Any:
+    # (module level: the pool sends the function by name)
+    if os.getpid() != _PARENT.get("pid"):
+        os._exit(9)  # as if killed
+    return _REAL_CHUNK(items)

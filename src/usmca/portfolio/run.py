@@ -907,6 +907,7 @@ def _decide_in_processes(
 ) -> list[_Decided]:
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
+    from concurrent.futures.process import BrokenProcessPool
 
     path = None
     if conn is not None:
@@ -924,6 +925,12 @@ def _decide_in_processes(
                 out.extend(got)
                 if progress:
                     progress("single-good engine", len(out), total)
+    except BrokenProcessPool:
+        # a worker died (killed for memory, say): the cases not yet answered are decided here, none is lost
+        done = {sku for sku, _row, _problem in out}
+        for item in todo:
+            if item[0] not in done:
+                out.append(_decide(item, corpus, conn))
     finally:
         _WORKER.clear()
     return out
