@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -16,8 +17,11 @@ from usmca.portfolio.synth import SynthSpec, codes_from_store, good_codes_with_r
 ON = dt.date(2026, 3, 1)
 
 
-@pytest.mark.slow
-def test_fallback_in_processes_equals_in_process(conn: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def _runner(
+    conn: Any, monkeypatch: pytest.MonkeyPatch, skus: int, lines: int, seed: int
+) -> Callable[[str], run_mod.RunResult]:
+    """A synthetic portfolio with many multi-level bills (the engine's), and its run with at most ``workers``
+    fallback processes (``USMCA_WORKERS``); the fallback goes to processes from 10 cases."""
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("one core: the fallback runs in this process")
     from usmca.rules.corpus import load_corpus
@@ -25,20 +29,24 @@ def test_fallback_in_processes_equals_in_process(conn: Any, monkeypatch: pytest.
     corpus = load_corpus(conn)
     tables = run_mod.RuleTables.from_rules(corpus.rules)
     codes = codes_from_store(conn, ON)
-    spec = SynthSpec(skus=160, lines=5, seed=21, multi_level=0.5, date=ON)
+    spec = SynthSpec(skus=skus, lines=lines, seed=seed, multi_level=0.5, date=ON)
     products, bom, _decl = synth_portfolio(spec, good_codes_with_rules(codes, tables), codes)
-
-    def frames() -> Any:
-        p = products.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
-        b = bom.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
-        return check_portfolio(p, b, None, on=ON)
+    monkeypatch.setattr(run_mod, "PARALLEL_FROM", 10)
+    monkeypatch.setitem(run_mod._WORKER_CAP, "cap", None)  # (the web app's tests cap it at 1)
 
     def run(workers: str) -> run_mod.RunResult:
         monkeypatch.setenv("USMCA_WORKERS", workers)
-        return run_mod.run_portfolio(frames(), on=ON, conn=conn, corpus=corpus, tables=tables, exposure=False)
+        p = products.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
+        b = bom.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
+        pf = check_portfolio(p, b, None, on=ON)
+        return run_mod.run_portfolio(pf, on=ON, conn=conn, corpus=corpus, tables=tables, exposure=False)
 
-    monkeypatch.setattr(run_mod, "PARALLEL_FROM", 10)
-    monkeypatch.setitem(run_mod._WORKER_CAP, "cap", None)  # (the web app's tests cap it at 1)
+    return run
+
+
+@pytest.mark.slow
+def test_fallback_in_processes_equals_in_process(conn: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    run = _runner(conn, monkeypatch, skus=160, lines=5, seed=21)
     calls: list[int] = []
     real = run_mod._decide_in_processes
 
@@ -73,25 +81,7 @@ def test_the_web_app_decides_the_fallback_in_process(monkeypatch: pytest.MonkeyP
 def test_a_worker_that_dies_loses_no_case(conn: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     """A worker process killed mid-run (the pool breaks): the cases not answered are decided in this process,
     and the answers equal those of a run without workers."""
-    if len(os.sched_getaffinity(0)) < 2:
-        pytest.skip("one core: the fallback runs in this process")
-    from usmca.rules.corpus import load_corpus
-
-    corpus = load_corpus(conn)
-    tables = run_mod.RuleTables.from_rules(corpus.rules)
-    codes = codes_from_store(conn, ON)
-    spec = SynthSpec(skus=120, lines=4, seed=22, multi_level=0.5, date=ON)
-    products, bom, _decl = synth_portfolio(spec, good_codes_with_rules(codes, tables), codes)
-
-    def run(workers: str) -> run_mod.RunResult:
-        monkeypatch.setenv("USMCA_WORKERS", workers)
-        p = products.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
-        b = bom.with_row_index("_row", offset=2).with_columns(pl.col("_row").cast(pl.Int64))
-        pf = check_portfolio(p, b, None, on=ON)
-        return run_mod.run_portfolio(pf, on=ON, conn=conn, corpus=corpus, tables=tables, exposure=False)
-
-    monkeypatch.setattr(run_mod, "PARALLEL_FROM", 10)
-    monkeypatch.setitem(run_mod._WORKER_CAP, "cap", None)
+    run = _runner(conn, monkeypatch, skus=120, lines=4, seed=22)
     one = run("1")
     _PARENT["pid"] = os.getpid()
     monkeypatch.setattr(run_mod, "_worker_chunk", _dies_in_a_worker)

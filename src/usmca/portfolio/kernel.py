@@ -554,7 +554,7 @@ def evaluate(
             maintain_order="left",
         )["mid"]
     mc = mc.with_columns(*code_ints("mhts", "m"))
-    # SKU ids by a hash join that keeps the lines' order (``replace_strict`` with a million keys was far slower)
+    # SKU ids in the lines' order (``sku_ids``: one lookup per run of lines of the same parent)
     ln = lines.select(
         sku_ids(lines, names).alias("sku"),
         pl.col("component_id").alias("comp"),
@@ -656,7 +656,7 @@ def evaluate(
         on="sku",
         how="inner",
     )
-    # one integer key per (alternative, material code): a single-column unique and join over ~10^7 rows
+    # one integer key per (alternative, material code): set membership is a lookup of that key
     am = pl.col("alt_idx").cast(pl.UInt64) * 2**32 + pl.col("mid").cast(pl.UInt64)
     la = la.with_columns(am.alias("_am"))
     member = member_keys(mc, tables)
@@ -818,9 +818,6 @@ def evaluate(
         .then(pl.when(value_v == T).then(T).otherwise(U))  # the engine takes a passing test, else an open one
         .otherwise(value_v)
     )
-    # (D) s.3(4)(a)/(5) (``criteria.parts_fallback_applies``): every failing material shares the good's
-    # subheading (or its heading, not subdivided), and the schedule's text for it names parts; where not
-    # (or was not read) the producer's statement is needed, a fact the bill does not give. Never ch. 61-63.
     # the RVC each branch asks under (B): the rule's, or a vehicle's s.13 threshold where the branch has one
     # (``determine._required_rvc``: its TV only where the rule offers TV, when so marked); (D) keeps the rule's
     veh_rvc = pl.col("veh") & pl.col("has_rvc")
@@ -831,6 +828,9 @@ def evaluate(
         .alias("b_tv"),
         pl.when(veh_rvc).then(pl.col("v_nc")).otherwise(pl.col("rvc_nc")).alias("b_nc"),
     )
+    # (D) s.3(4)(a)/(5) (``criteria.parts_fallback_applies``): every failing material shares the good's
+    # subheading (or its heading, not subdivided), and the schedule's text for it names parts; where not
+    # (or was not read) the producer's statement is needed, a fact the bill does not give. Never ch. 61-63.
     ap_codes = a.select("ghts").unique()
     ap_vals = [parts_in_nomenclature(g) if parts_in_nomenclature else None for g in ap_codes["ghts"].to_list()]
     a = a.join(ap_codes.with_columns(pl.Series("parts_nom", ap_vals, pl.Boolean)), on="ghts", how="left")

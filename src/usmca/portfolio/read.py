@@ -350,8 +350,9 @@ def _normalized(df: pl.DataFrame, *specs: tuple[str, str, pl.Expr]) -> pl.DataFr
     return df.with_columns(fixes) if fixes else df
 
 
-def _clean_code(col: str) -> pl.Expr:
-    return pl.col(col).str.replace_all(r"[\s.\-]", "")
+def _clean_code(code: pl.Expr) -> pl.Expr:
+    """A code as digits: the dots, dashes and blanks people write inside it removed."""
+    return code.str.replace_all(r"[\s.\-]", "")
 
 
 # A cell that already reads as the checks want it (a code of digits, a known word, a plain number) has no
@@ -372,11 +373,8 @@ def _verbatim(col: str) -> tuple[pl.Expr, pl.Expr]:
 
 BOM_SPECS: dict[str, tuple[pl.Expr, pl.Expr]] = {
     **{c: _verbatim(c) for c in ("parent_sku", "component_id", "description", "supplier")},
-    # codes: a strip, then dots, dashes and blanks inside removed (as ``_normalized`` does for products)
-    "component_hts": (
-        pl.col("component_hts").str.contains(CODE_RE),
-        _stripped("component_hts").str.replace_all(r"[\s.\-]", ""),
-    ),
+    # codes: a strip, then dots, dashes and blanks inside removed (as for the products' codes)
+    "component_hts": (pl.col("component_hts").str.contains(CODE_RE), _clean_code(_stripped("component_hts"))),
     "origin": (pl.col("origin").is_in(ORIGINS), _stripped("origin").str.to_lowercase()),
     "country": (pl.col("country").str.contains(COUNTRY_RE), _stripped("country").str.to_uppercase()),
     "intermediate": (
@@ -453,7 +451,7 @@ def check_portfolio(
     # ---- products
     prod = _normalized(
         prod,
-        ("hts", r"[^0-9]", _clean_code("hts")),
+        ("hts", r"[^0-9]", _clean_code(pl.col("hts"))),
         ("country_of_production", "[a-z]", pl.col("country_of_production").str.to_uppercase()),
         ("country_of_origin", "[a-z]", pl.col("country_of_origin").str.to_uppercase()),
     )
@@ -746,6 +744,13 @@ def _unknown_code_rows(
     return df.filter(pl.col(col).is_in(unknown.implode()))
 
 
+def _valid_on(day: pl.Expr) -> pl.Expr:
+    """A declaration covers ``day``: its window is inclusive at both ends, and an open end is no limit."""
+    return (pl.col("valid_from").is_null() | (pl.col("valid_from") <= day)) & (
+        pl.col("valid_to").is_null() | (day <= pl.col("valid_to"))
+    )
+
+
 def apply_declarations(bom: pl.DataFrame, dates: pl.DataFrame, decl: pl.DataFrame) -> pl.DataFrame:
     """Fill ``origin`` of lines with an empty origin from the supplier declarations valid on the SKU's date.
 
@@ -760,9 +765,7 @@ def apply_declarations(bom: pl.DataFrame, dates: pl.DataFrame, decl: pl.DataFram
     if days.len() == 1 and days[0] is not None:
         return _declarations_on(bom, days[0], decl)
     base = bom.with_row_index("_line")
-    valid = (pl.col("valid_from").is_null() | (pl.col("valid_from") <= pl.col("_date"))) & (
-        pl.col("valid_to").is_null() | (pl.col("_date") <= pl.col("valid_to"))
-    )
+    valid = _valid_on(pl.col("_date"))
     need = (
         base.filter(pl.col("origin").is_null() & pl.col("supplier").is_not_null())
         .select("_line", "supplier", "component_id", "parent_sku")
@@ -826,10 +829,7 @@ def _declarations_on(bom: pl.DataFrame, day: dt.date, decl: pl.DataFrame) -> pl.
     """``apply_declarations`` when every SKU has the same date (the usual run): the declarations valid that
     day are combined per supplier (and per supplier and component) once; only the lines with an empty origin are
     looked up, and their answers are written back in place."""
-    valid = decl.filter(
-        (pl.col("valid_from").is_null() | (pl.col("valid_from") <= day))
-        & (pl.col("valid_to").is_null() | (pl.lit(day) <= pl.col("valid_to")))
-    )
+    valid = decl.filter(_valid_on(pl.lit(day)))
     wide = _resolved(valid.filter(pl.col("component_id").is_null()), ["supplier"])
     spec = _resolved(valid.filter(pl.col("component_id").is_not_null()), ["supplier", "component_id"])
     # every line with an empty origin: one without a supplier matches nothing and becomes unknown, as in the

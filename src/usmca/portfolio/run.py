@@ -38,6 +38,7 @@ RESULT_COLUMNS = (
     "duty_at_stake",
 )
 Progress = Callable[[str, int, int], None]  # (stage, done, total)
+_Case = tuple[str, str, dict[str, Any] | None, str | None]  # sku, fallback reason, origin case or None, problem
 
 
 @dataclass
@@ -249,7 +250,7 @@ def _auto_memo(auto: Any, base: Any, conn: sqlite3.Connection | None, key: str, 
 
 
 def _part6(
-    auto: Any, hts: str, use: str | None, day: dt.date, conn: sqlite3.Connection | None, base: Any = None
+    auto: Any, hts: str, use: str | None, day: dt.date, conn: sqlite3.Connection | None, base: Any
 ) -> tuple[str, Any]:
     """What Part 6 does to a good (``automotive.core_part``, as ``determine._auto`` asks it), memoised per
     (subheading, use, date): ("none", None) it sets nothing; ("open", needs) it lists the part but the use is
@@ -272,7 +273,7 @@ def _part6(
         return ["engine", "Part 6 (automotive) core, principal or complementary part"]
 
     # core_part reads the first six digits only
-    kind, payload = _auto_memo(auto, base if base is not None else auto, conn, f"p6|{hts[:6]}|{use}|{day}", ask)
+    kind, payload = _auto_memo(auto, base, conn, f"p6|{hts[:6]}|{use}|{day}", ask)
     return str(kind), payload
 
 
@@ -799,7 +800,7 @@ def _fallback(
             bom_by_parent.setdefault(r["parent_sku"], []).append(r)
         reasons = dict(zip(fb["sku"].to_list(), fb["reason"].to_list(), strict=True))
         total = len(reasons)
-        todo: list[tuple[str, str, dict[str, Any] | None, str | None]] = []
+        todo: list[_Case] = []
         for i, (sku, reason) in enumerate(reasons.items()):
             if limit is not None and i >= limit:
                 rows.append(
@@ -867,7 +868,7 @@ def fallback_workers(n: int) -> int:
 
 
 def _decide(
-    item: tuple[str, str, dict[str, Any] | None, str | None], corpus: Any, conn: sqlite3.Connection | None
+    item: _Case, corpus: Any, conn: sqlite3.Connection | None
 ) -> _Decided:
     from usmca.origin.case import parse_case
     from usmca.origin.determine import determine
@@ -887,7 +888,7 @@ def _decide(
 _WORKER: dict[str, Any] = {}  # what a forked worker inherits: the corpus and the store file to reopen
 
 
-def _worker_chunk(items: list[tuple[str, str, dict[str, Any] | None, str | None]]) -> list[_Decided]:
+def _worker_chunk(items: list[_Case]) -> list[_Decided]:
     conn = _WORKER.get("conn")
     if conn is None and _WORKER.get("path"):
         from usmca import store as store_mod
@@ -898,7 +899,7 @@ def _worker_chunk(items: list[tuple[str, str, dict[str, Any] | None, str | None]
 
 
 def _decide_in_processes(
-    todo: list[tuple[str, str, dict[str, Any] | None, str | None]],
+    todo: list[_Case],
     corpus: Any,
     conn: sqlite3.Connection | None,
     workers: int,
