@@ -138,6 +138,19 @@ def _agree(
         note_needs=note_needs_hook(corpus),
         part6_open=part6_hook(ON, None),
     )
+    # the bill with its SKUs in another order than the products' (the kernel's sorted fast path not taken):
+    # the same results
+    shuffled = evaluate(
+        pf.products.join(screened, on="sku", how="anti"),
+        pf.bom.sort("parent_sku", descending=True, maintain_order=True),
+        tables,
+        dm_exclusion=exclusion,
+        dm_mode=mode,
+        deemed_originating=deemed_hook(None),
+        note_needs=note_needs_hook(corpus),
+        part6_open=part6_hook(ON, None),
+    )
+    assert shuffled.results.sort("sku").equals(res.results.sort("sku"))
     prod = {r["sku"]: r for r in pf.products.iter_rows(named=True)}
     by_parent: dict[str, list[dict[str, Any]]] = {}
     for r in pf.bom.iter_rows(named=True):

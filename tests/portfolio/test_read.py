@@ -145,8 +145,6 @@ def test_xlsx_formula_without_saved_value_is_refused(tmp_path: Path) -> None:
     assert ei.value.field == "p.xlsx row 2 column sku" and ei.value.value == "=A1"
 
 
-
-
 @settings(max_examples=200, deadline=None)
 @given(
     lines=st.lists(
@@ -225,3 +223,84 @@ def test_bill_with_blanks_and_cases_reads_as_the_clean_bill(tmp_path: Path) -> N
         out[name] = pf.bom.drop("_row")
     assert out["clean"].equals(out["padded"]), (out["clean"], out["padded"])
     assert out["padded"]["origin"].to_list() == ["originating", "originating", "non_originating"]
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cells=st.lists(
+        st.one_of(
+            st.integers(0, 9)
+            .flatmap(lambda p: st.decimals(min_value=-(10**13), max_value=10**13, allow_nan=False, places=p))
+            .map(str),
+            st.builds(
+                lambda i, f, e: f"{i}.{f}" + (f"e{e}" if e is not None else ""),
+                st.integers(0, 10**12),
+                st.integers(0, 10**10).map(str),
+                st.one_of(st.none(), st.integers(-9, 6)),
+            ),
+            st.sampled_from(["0.1234565", "0.1234575", "1.0000005", "999999999.9999995", "nan", "inf", "-0", ".5"]),
+            st.text(alphabet="0123456789.e-+ ", max_size=12),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_micros_from_floats_equal_the_decimal_reading(cells: list[str]) -> None:
+    """Millionths taken from the float reading (most cells) equal the decimal reading of every cell, halfway
+    cells (rounded half to even), many decimals and large values included."""
+    from usmca.portfolio.read import TOO_LARGE, micros, micros_of
+
+    df = pl.DataFrame({"v": cells}, schema={"v": pl.String}).with_columns(
+        pl.col("v").cast(pl.Float64, strict=False).alias("__fv")
+    )
+    (fast,) = micros_of(df, ["v"])
+    want = df.select(micros("v")).to_series()
+    assert fast.equals(want.alias("v"), check_names=False), df.with_columns(fast=fast, want=want)
+    # a cell of a trillion or more is not read (the checks refuse it), never an overflow
+    big = df.filter(pl.col("__fv").abs() >= TOO_LARGE)
+    assert big.select(micros("v")).to_series().null_count() == big.height
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    keep=st.lists(st.booleans(), min_size=1, max_size=200),
+    run=st.integers(1, 20),
+    slices=st.sampled_from([1, 3, 2000]),
+)
+def test_keep_by_slices_equals_a_filter(keep: list[bool], run: int, slices: int) -> None:
+    """Dropping rows by joining the kept runs as slices gives what a filter gives, as a frame of several
+    chunks (columns of text, numbers and nulls), whether it takes slices or falls back to the filter."""
+    import usmca.portfolio.read as rd
+
+    mask = [k for k in keep for _ in range(run)]
+    n = len(mask)
+    parts = [
+        pl.DataFrame({"s": [f"x{i}" for i in range(a, min(a + 7, n))], "i": list(range(a, min(a + 7, n)))})
+        for a in range(0, n, 7)
+    ]
+    df = pl.concat(parts, rechunk=False).with_columns(pl.lit(None, pl.String).alias("e"))
+    old = rd.KEEP_SLICES
+    rd.KEEP_SLICES = slices
+    try:
+        got = rd._keep(df, pl.Series(mask))
+    finally:
+        rd.KEEP_SLICES = old
+    assert got.equals(df.filter(pl.Series(mask)))
+
+
+def test_numbers_of_a_trillion_or_more_are_row_errors(tmp_path: Path) -> None:
+    """A value too large to hold as millionths is reported against its row (no overflow stops the run)."""
+    (tmp_path / "p.csv").write_text(
+        "sku,hts,country_of_production,transaction_value\nA,9401.20.00.00,MX,100\nB,9401.20.00.00,MX,100\n"
+    )
+    (tmp_path / "b.csv").write_text(
+        "parent_sku,component_id,component_hts,value\n"
+        "A,a1,7318.15,12345678901234567890123456789012.5\n"
+        "A,a2,7318.15,5\n"
+        "B,b1,7318.15,5\n"
+    )
+    pf = read_portfolio(tmp_path / "p.csv", tmp_path / "b.csv", on=ON)
+    assert [(e.row, e.field) for e in pf.errors] == [(2, "value")]
+    assert "trillion" in pf.errors[0].problem
+    assert set(pf.skipped) == {"A"}
+    assert pf.bom["value_u"].to_list() == [5_000_000]

@@ -475,6 +475,12 @@ def _rvc_verdict(req_tv: pl.Expr, req_nc: pl.Expr) -> pl.Expr:
     return (pl.when(pl.col("s54") | tv_ok | nc_ok).then(T).when(missing).then(U).otherwise(F)).cast(pl.Int8)
 
 
+def _sorted_flag(df: pl.DataFrame, col: str = "sku") -> pl.DataFrame:
+    """``df`` with ``col`` marked sorted when it is (a bill written SKU by SKU in the products' order, the
+    usual export): Polars then groups by slicing runs instead of hashing, a third of the time."""
+    return df.with_columns(pl.col(col).set_sorted()) if df[col].is_sorted() else df
+
+
 def sku_ids(lines: pl.DataFrame, names: pl.Series) -> pl.Series:
     """The row of each line's parent in ``names`` (null: not there), in the lines' order. A bill is usually
     written SKU by SKU: each run of equal parents is then looked up once (a join of a million runs, not of
@@ -506,7 +512,8 @@ def evaluate(
     """Evaluate SKUs whose bills are final (``lines.origin`` settled; no self-produced lines left).
 
     products: sku, hts, country_of_production, use, transaction_value_u, international_shipment_u,
-    total_cost_u, net_cost_u. lines: parent_sku, component_id, component_hts, value_u, origin.
+    total_cost_u, net_cost_u. lines: parent_sku, component_id, component_hts, value_u, origin (lines of SKUs
+    not among ``products`` are ignored).
     ``dm_exclusion(good_hts, material_hts)``: 0/1/2 = s.5(3) does not exclude / may exclude (facts needed) /
     excludes the material; ``dm_mode(good_hts)``: "value", "none" or "other" (see ``de_minimis_mode``); both
     from ``usmca.rules.general`` (``run.general_hooks``). Without them de minimis is by value, no exclusion.
@@ -544,7 +551,8 @@ def evaluate(
     coded = lines.schema.get("_mhts")
     if isinstance(coded, pl.Enum):
         mc = pl.DataFrame({"mhts": coded.categories}).with_row_index("mid")
-        mid = lines.select(pl.col("_mhts").to_physical().cast(pl.UInt32).alias("mid"))["mid"]
+        # (on the Series: the same in an expression costs a second per 10^7 lines of a many-chunked bill)
+        mid = lines["_mhts"].rechunk().to_physical().cast(pl.UInt32).alias("mid")
     else:
         mc = lines.select(pl.col("component_hts").unique().drop_nulls().alias("mhts")).with_row_index("mid")
         mid = lines.select("component_hts").join(
@@ -564,7 +572,7 @@ def evaluate(
         (pl.col("origin") != "originating").fill_null(True).alias("nonorig"),
         (pl.col("weight_u") if "weight_u" in lines.columns else pl.lit(None, pl.Int64)).alias("wt"),
     )
-    ln = ln.filter(pl.col("sku").is_not_null()).with_row_index("li")  # (lines of other SKUs dropped)
+    ln = _sorted_flag(ln.filter(pl.col("sku").is_not_null()).with_row_index("li"))  # (lines of other SKUs dropped)
     fallback: list[pl.DataFrame] = []
 
     def send_back(df: pl.DataFrame, reason: str | pl.Expr) -> None:
@@ -876,7 +884,7 @@ def evaluate(
         .alias("d_v"),
         (pl.col("failing") & (pl.col("shift_v") == T)).alias("dm_ok"),
     )
-    a = a.sort("sku", "alt_idx")
+    a = a.sort("sku", "alt_idx").with_columns(pl.col("sku").set_sorted())
     # The record the single-good engine reports (``determine._psr``): the first passing alternative, else the
     # first undecided, else the first failing one whose RVC was computed, else the first failing one; for (D)
     # the first alternative that passes.
@@ -890,7 +898,12 @@ def evaluate(
         .otherwise(3)
         .alias("_pref")
     )
-    rec = a.sort("sku", "_pref", "alt_idx").group_by("sku", maintain_order=True).first()
+    rec = (
+        a.sort("sku", "_pref", "alt_idx")
+        .with_columns(pl.col("sku").set_sorted())
+        .group_by("sku", maintain_order=True)
+        .first()
+    )
     d = a.group_by("sku").agg(
         (pl.col("d_v") == T).any().alias("d_ok"),
         (pl.col("d_v") == U).any().alias("d_u"),

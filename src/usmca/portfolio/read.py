@@ -9,6 +9,7 @@ Supplier declarations fill the origin of BOM lines whose ``origin`` cell is empt
 from __future__ import annotations
 
 import datetime as dt
+import string
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,6 +189,11 @@ def read_table(path: Path, columns: Iterable[str], required: Iterable[str], *, s
         df = lf.collect()
     except Exception as exc:
         raise _unreadable(path, suffix, exc) from exc
+    # a column empty throughout is held as one value, not millions of nulls: every later pass and copy of the
+    # table then skips it
+    empty = [c for c in cols if c in present and df.height and df[c].null_count() == df.height]
+    if empty:
+        df = df.with_columns(pl.lit(None, pl.String).alias(c) for c in empty)
     return df.with_row_index("_row", offset=first_row).with_columns(pl.col("_row").cast(pl.Int64))
 
 
@@ -279,27 +285,35 @@ def _errors(
     file: str,
     checks: list[Check],
     sku_col: str | None,
-    dirty: dict[str, tuple[pl.Expr, pl.Expr]] | None = None,
+    dirty: dict[str, tuple[pl.Expr | None, pl.Expr]] | None = None,
 ) -> tuple[pl.DataFrame, list[str]]:
     """Rows failing any check, one row per (row, field): columns _row, field, value, problem, sku; and, with
     ``dirty`` (column -> (clean, fix), as ``BOM_SPECS``), the columns where some cell is not clean (the
-    checks are then to be run again once those columns are fixed)."""
+    checks are then to be run again once those columns are fixed). A column whose ``clean`` is None is
+    unclean when the fix changes a cell that failed one of its own checks: a cell its checks pass is already
+    as the checks want it, so only the few failing rows are looked at."""
     # All predicates in one lazy pass (shared sub-expressions such as number casts computed once, columns in
     # parallel), then the per-check rows are cut from the few rows that failed anything.
     flags = [bad.fill_null(False).alias(f"__bad{i}") for i, (_f, bad, _p) in enumerate(checks)]
-    cols = [c for c in (dirty or {}) if c in df.columns]
-    if dirty:
-        flags += [(~dirty[c][0].fill_null(False) & pl.col(c).is_not_null()).alias(f"__dirty{c}") for c in cols]
+    spec = {c: v for c, v in (dirty or {}).items() if c in df.columns}
+    scan = [(c, clean) for c, (clean, _fix) in spec.items() if clean is not None]
+    flags += [(~clean.fill_null(False) & pl.col(c).is_not_null()).alias(f"__dirty{c}") for c, clean in scan]
     # one computation of the flags feeds both results (common subplan)
     base = df.lazy().with_columns(flags)
     failing = base.filter(pl.any_horizontal([f"__bad{i}" for i in range(len(checks))]))
-    if cols:
-        hits, seen = pl.collect_all([failing, base.select(pl.col(f"__dirty{c}").any() for c in cols)])
-        unclean = [c for c in cols if seen[f"__dirty{c}"][0]]
-        if unclean:
-            return hits.clear(), unclean
+    if scan:
+        hits, seen = pl.collect_all([failing, base.select(pl.col(f"__dirty{c}").any() for c, _ in scan)])
+        unclean = [c for c, _ in scan if seen[f"__dirty{c}"][0]]
     else:
-        hits = failing.collect()
+        hits, unclean = failing.collect(), []
+    for c, (clean, fix) in spec.items():
+        own = [f"__bad{i}" for i, (fld, _b, _p) in enumerate(checks) if fld == c]
+        if clean is None and own and hits.height:
+            changed = hits.filter(pl.any_horizontal(own)).select(fix.ne_missing(pl.col(c)).any()).item()
+            if changed:
+                unclean.append(c)
+    if unclean:
+        return hits.clear(), unclean
     frames = []
     for i, (fld, _bad, problem) in enumerate(checks):
         hit = hits.filter(pl.col(f"__bad{i}"))
@@ -371,37 +385,75 @@ def _verbatim(col: str) -> tuple[pl.Expr, pl.Expr]:
     return ~pl.col(col).str.contains(BLANK_EDGE), _stripped(col)
 
 
-BOM_SPECS: dict[str, tuple[pl.Expr, pl.Expr]] = {
-    **{c: _verbatim(c) for c in ("parent_sku", "component_id", "description", "supplier")},
+# (clean, fix) per bill column. ``clean`` None: the column's own checks fail every cell that is not as they
+# want it, so only the failing cells are looked at (``_errors``); a parent SKU with blanks around it, for
+# one, is never among the products' SKUs (stripped).
+BOM_SPECS: dict[str, tuple[pl.Expr | None, pl.Expr]] = {
+    "parent_sku": (None, _stripped("parent_sku")),
+    **{c: _verbatim(c) for c in ("component_id", "description", "supplier")},
     # codes: a strip, then dots, dashes and blanks inside removed (as for the products' codes)
-    "component_hts": (pl.col("component_hts").str.contains(CODE_RE), _clean_code(_stripped("component_hts"))),
-    "origin": (pl.col("origin").is_in(ORIGINS), _stripped("origin").str.to_lowercase()),
-    "country": (pl.col("country").str.contains(COUNTRY_RE), _stripped("country").str.to_uppercase()),
-    "intermediate": (
-        pl.col("intermediate").is_in([*TRUE_WORDS, *FALSE_WORDS]),
-        _stripped("intermediate").str.to_lowercase(),
-    ),
+    "component_hts": (None, _clean_code(_stripped("component_hts"))),
+    "origin": (None, _stripped("origin").str.to_lowercase()),
+    "country": (None, _stripped("country").str.to_uppercase()),
+    "intermediate": (None, _stripped("intermediate").str.to_lowercase()),
     # a number Polars reads has no blanks around it (it refuses them)
-    **{
-        c: (pl.col(c).cast(pl.Float64, strict=False).is_not_null(), _stripped(c))
-        for c in ("quantity_per", "value", "weight_kg")
-    },
+    **{c: (None, _stripped(c)) for c in ("quantity_per", "value", "weight_kg")},
 }
+BOM_NUMBERS = ("value", "quantity_per", "weight_kg")
+# what ``COUNTRY_RE`` accepts, as a set: a lookup per cell costs less than a pattern match
+TWO_LETTERS = [a + b for a in string.ascii_uppercase for b in string.ascii_uppercase]
 
 
-def _number_checks(cols: Iterable[str]) -> list[Check]:
+def _number_checks(cols: Iterable[str], floats: str | None = None) -> list[Check]:
+    """Not a number, negative, too large; ``floats``: the name pattern of columns holding the cells already
+    read as floats (else read here)."""
     out: list[Check] = []
     for c in cols:
-        num = pl.col(c).cast(pl.Float64, strict=False)
+        num = pl.col(floats.format(c)) if floats else pl.col(c).cast(pl.Float64, strict=False)
         out.append((c, pl.col(c).is_not_null() & num.is_null(), "not a number"))
         out.append((c, num < 0, "a negative value is not allowed"))
+        out.append((c, num.abs() >= TOO_LARGE, TOO_LARGE_TEXT))
     return out
+
+
+# Money and measures are held as integer millionths (``micros``): a trillion or more is a unit or input
+# error, and would not fit.
+TOO_LARGE = 1e12
+TOO_LARGE_TEXT = "a number of a trillion or more is not read (check the unit)"
 
 
 def micros(col: str) -> pl.Expr:
     """Money as integer millionths: sums and the RVC comparisons are then exact, as the single-good engine's
-    decimals are (a good at 59.96% must not pass a 60% test through binary rounding)."""
-    return (pl.col(col).str.to_decimal(scale=6) * 1_000_000).cast(pl.Int64, strict=False)
+    decimals are (a good at 59.96% must not pass a 60% test through binary rounding). Cells of a trillion or
+    more are refused by the checks (``TOO_LARGE``) and read as null here."""
+    small = pl.when(pl.col(col).cast(pl.Float64, strict=False).abs() < TOO_LARGE).then(pl.col(col))
+    return (small.str.to_decimal(scale=6) * 1_000_000).cast(pl.Int64)
+
+
+def micros_of(df: pl.DataFrame, cols: Iterable[str]) -> list[pl.Series]:
+    """``micros(c)`` of each column, for a frame holding the columns' float readings ``__f<c>``, without parsing
+    most cells again. Below 1e9 the float is within 2^-24 relative of the cell, so f * 1e6 (one correctly
+    rounded product) is within 0.13 of the cell's exact millionths: when it is within 0.25 of an integer,
+    that integer is the cell rounded to six decimals, as ``micros`` gives. Other cells (halfway, large, not
+    finite) are parsed as decimals; there are few or none."""
+    cols = list(cols)
+    exprs = []
+    for c in cols:
+        f = pl.col(f"__f{c}")
+        e = f * 1_000_000
+        exact = (f.abs() < 1e9) & ((e - e.round()).abs() < 0.25)
+        exprs += [
+            pl.when(exact).then(e.round().cast(pl.Int64)).alias(c),
+            (~exact.fill_null(False) & pl.col(c).is_not_null()).alias(f"_s{c}"),
+        ]
+    out = df.select(exprs)  # the columns in parallel
+    got = []
+    for c in cols:
+        slow, fast = out[f"_s{c}"].arg_true(), out[c]
+        if slow.len():
+            fast = fast.scatter(slow, df[c].gather(slow).to_frame().select(micros(c)).to_series())
+        got.append(fast)
+    return got
 
 
 def _parse_date(col: str) -> pl.Expr:
@@ -533,12 +585,16 @@ def check_portfolio(
     # ---- bill of materials (read unstripped: checked as read, and stripped and normalised only in the
     # columns where some cell needs it; then checked again)
     p_skus = prod["sku"].drop_nulls().implode()
-    berr, dirty = _errors(bom, b_name, _bom_checks(bom, p_skus), "parent_sku", dirty=BOM_SPECS)
+    # numbers read once as floats (``__f<col>``) and the distinct codes taken once: checks and conversions
+    # share them
+    bom, codes = _bom_read_once(bom)
+    berr, dirty = _errors(bom, b_name, _bom_checks(bom, p_skus, codes), "parent_sku", dirty=BOM_SPECS)
     if dirty:
-        bom = bom.with_columns(BOM_SPECS[c][1].alias(c) for c in dirty)
-        berr, _ = _errors(bom, b_name, _bom_checks(bom, p_skus), "parent_sku")
-    # the bill's distinct material codes: checked once each, and the kernel's code ids (``_mhts``)
-    m_codes = bom.select(pl.col("component_hts").unique().drop_nulls().sort()).to_series()
+        bom, codes = _bom_read_once(bom.with_columns(BOM_SPECS[c][1].alias(c) for c in dirty))
+        berr, _ = _errors(bom, b_name, _bom_checks(bom, p_skus, codes), "parent_sku")
+    # the bill's distinct material codes: checked once each, and the kernel's code ids (``_mhts``; codes of
+    # lines set aside below may stay among them, unused)
+    m_codes = codes.filter(codes.str.contains(CODE_RE)).sort()
     if known_codes is not None:
         unknown = _unknown_code_rows(bom, "component_hts", known_codes, on, m_codes)
         if unknown.height:
@@ -557,20 +613,23 @@ def check_portfolio(
             )
     errors += _to_errors(berr)
     # (the few failing rows are matched against the products, not a million SKUs turned into a Python set)
-    for r in berr.filter(pl.col("sku").is_in(prod_ok["sku"].implode())).iter_rows(named=True):
+    for r in (berr.filter(pl.col("sku").is_in(prod_ok["sku"].implode())) if berr.height else berr).iter_rows(
+        named=True
+    ):
         s = r["sku"]
         if s not in skipped:
             skipped[s] = f"bad BOM line: {r['field']} {r['problem']} ({b_name} row {r['_row']})"
     bom_ok = _keep(bom, ~pl.col("_row").is_in(berr["_row"].implode()))
     del bom  # only bom_ok is used from here (memory: one full-width copy of the bill at a time)
+    value_u, weight_u = micros_of(bom_ok, ("value", "weight_kg"))
     bom_ok = bom_ok.with_columns(
         # the code as an index into the bill's distinct codes, for the kernel (text stays in component_hts)
         pl.col("component_hts").cast(pl.Enum(m_codes)).alias("_mhts"),
-        micros("value").alias("value_u"),
-        micros("weight_kg").alias("weight_u"),
-        *[pl.col(c).cast(pl.Float64, strict=False) for c in ("value", "quantity_per", "weight_kg")],
+        value_u.alias("value_u"),
+        weight_u.alias("weight_u"),
+        *[pl.col(f"__f{c}").alias(c) for c in BOM_NUMBERS],
         pl.col("intermediate").is_in(TRUE_WORDS).fill_null(False).alias("intermediate"),
-    )
+    ).drop(f"__f{c}" for c in BOM_NUMBERS)
 
     # ---- declarations
     if decl is None:
@@ -612,9 +671,10 @@ def check_portfolio(
         )
 
     prod_ok = prod_ok.filter(~pl.col("sku").is_in(list(skipped)))
-    # lines of SKUs set aside (few): dropped by a lookup in that small set, not in the whole product list
-    dropped = prod.select(pl.col("sku").drop_nulls().unique()).join(prod_ok.select("sku"), on="sku", how="anti")
-    bom_ok = _keep(bom_ok, ~pl.col("parent_sku").is_in(dropped["sku"].implode()))
+    # lines of SKUs set aside (few; every product SKU not kept is among them): dropped by a lookup in that
+    # small set, not in the whole product list
+    if skipped:
+        bom_ok = _keep(bom_ok, ~pl.col("parent_sku").is_in(list(skipped)))
     bom_ok = apply_declarations(bom_ok, prod_ok.select("sku", "date"), decl_ok)
     bom_ok = bom_ok.with_columns(pl.col("component_id").is_in(prod_ok["sku"].implode()).alias("self_produced"))
     # A declaration that makes a line originating while the bill names a country outside the territory is a
@@ -639,7 +699,7 @@ def check_portfolio(
         skipped.setdefault(r["parent_sku"], f"bad BOM line: declaration contradicts country ({b_name} row {r['_row']})")
     if clash.height:
         prod_ok = prod_ok.filter(~pl.col("sku").is_in(clash["parent_sku"].implode()))
-        bom_ok = bom_ok.filter(~pl.col("parent_sku").is_in(clash["parent_sku"].implode()))
+        bom_ok = _keep(bom_ok, ~pl.col("parent_sku").is_in(clash["parent_sku"].implode()))
     # A bill whose non-originating materials alone exceed the adjusted transaction value is an input error
     # (values or currency wrong), as for a single case.
     vnm = (  # lazily, so the filter copies two columns, not the whole bill
@@ -679,14 +739,22 @@ def check_portfolio(
         )
     if over.height:
         prod_ok = prod_ok.filter(~pl.col("sku").is_in(over["parent_sku"].implode()))
-        bom_ok = bom_ok.filter(~pl.col("parent_sku").is_in(over["parent_sku"].implode()))
+        bom_ok = _keep(bom_ok, ~pl.col("parent_sku").is_in(over["parent_sku"].implode()))
     return Portfolio(products=prod_ok.drop("_row"), bom=bom_ok, declarations=decl_ok, errors=errors, skipped=skipped)
 
 
-def _bom_checks(bom: pl.DataFrame, p_skus: pl.Series) -> list[Check]:
-    """Row checks of the bill; ``p_skus``: the products' SKUs (imploded)."""
+def _bom_read_once(bom: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
+    """The bill with its numbers read as floats (``__f<col>``), and its distinct codes (no nulls)."""
+    bom = bom.with_columns(pl.col(c).cast(pl.Float64, strict=False).alias(f"__f{c}") for c in BOM_NUMBERS)
+    return bom, bom["component_hts"].unique().drop_nulls()
+
+
+def _bom_checks(bom: pl.DataFrame, p_skus: pl.Series, codes: pl.Series) -> list[Check]:
+    """Row checks of the bill (numbers from ``_bom_read_once``); ``p_skus``: the products' SKUs (imploded);
+    ``codes``: the bill's distinct codes, so each malformed code is found once, not by a pattern per line."""
     known_parent = pl.col("parent_sku").is_in(p_skus)
     designated = bool(bom.select(pl.col("intermediate").is_in(TRUE_WORDS).any()).item())
+    malformed = codes.filter(~codes.str.contains(CODE_RE))
     return [
         ("parent_sku", pl.col("parent_sku").is_null(), "a parent SKU is required"),
         (
@@ -698,12 +766,12 @@ def _bom_checks(bom: pl.DataFrame, p_skus: pl.Series) -> list[Check]:
         ("component_hts", pl.col("component_hts").is_null(), "an HTS code is required"),
         (
             "component_hts",
-            ~pl.col("component_hts").str.contains(CODE_RE),
+            pl.col("component_hts").is_in(malformed.implode()) if malformed.len() else pl.lit(False),
             "an HTS code has 6, 8 or 10 digits",
         ),
         ("value", pl.col("value").is_null(), "the material's value is required"),
         ("origin", ~pl.col("origin").is_in(ORIGINS), f"origin must be one of {', '.join(ORIGINS)} or empty"),
-        ("country", ~pl.col("country").str.contains(COUNTRY_RE), "not an ISO 3166 alpha-2 country code"),
+        ("country", ~pl.col("country").is_in(TWO_LETTERS), "not an ISO 3166 alpha-2 country code"),
         ("intermediate", ~pl.col("intermediate").is_in([*TRUE_WORDS, *FALSE_WORDS]), "write yes or no"),
         (
             "intermediate",
@@ -719,14 +787,31 @@ def _bom_checks(bom: pl.DataFrame, p_skus: pl.Series) -> list[Check]:
             (pl.col("origin") == "originating") & ~pl.col("country").is_in(["US", "MX", "CA"]),
             "an originating material is produced in the USMCA territory (US, MX, CA)",
         ),
-        *_number_checks(("value", "quantity_per", "weight_kg")),
+        *_number_checks(BOM_NUMBERS, floats="__f{}"),
     ]
 
 
 def _keep(df: pl.DataFrame, keep: pl.Expr) -> pl.DataFrame:
-    """``df.filter(keep)``, without copying the frame when every row is kept (the usual case)."""
+    """``df.filter(keep)``, without copying the frame when every row is kept (the usual case), nor when the rows
+    dropped lie in a few runs (lines of a few SKUs set aside, in a bill written SKU by SKU): the rows kept are
+    then joined as slices of the frame, which copies nothing (a filter copies every column of every chunk
+    that loses a row: seconds for a bill of 20 million lines)."""
     mask = df.select(keep.fill_null(False)).to_series()
-    return df if mask.all() else df.filter(mask)
+    if mask.all():
+        return df
+    import numpy as np
+
+    m = mask.to_numpy()
+    edges = np.flatnonzero(np.diff(m.astype(np.int8))) + 1  # where a run of kept or dropped rows starts
+    if len(edges) > KEEP_SLICES * 2:
+        return df.filter(mask)
+    starts = np.concatenate(([0], edges))
+    ends = np.concatenate((edges, [len(m)]))
+    parts = [df.slice(int(a), int(b - a)) for a, b in zip(starts, ends, strict=True) if m[a]]
+    return pl.concat(parts, rechunk=False) if parts else df.clear()
+
+
+KEEP_SLICES = 2000  # beyond this many runs kept, a filter's copy costs less than the chunks' bookkeeping
 
 
 def _unknown_code_rows(

@@ -594,8 +594,8 @@ def run_portfolio(
     multi_reason = multi.with_columns(pl.lit("multi-level bill (self-produced material)").alias("reason"))
     multi = pl.concat([multi, part6.select("sku")])
     flat_prod = prod.join(multi, on="sku", how="anti")
-    # (no copy of the whole bill when no SKU has a multi-level bill, the usual case)
-    flat_bom = bom.filter(~pl.col("parent_sku").is_in(multi["sku"].implode())) if multi.height else bom
+    # The whole bill goes to the kernel, which takes only the lines of the SKUs it is given: no copy of the
+    # bill without the multi-level and screened SKUs' lines.
     if progress:
         progress("kernel", 0, 1)
     if backend == "spark":
@@ -603,7 +603,7 @@ def run_portfolio(
 
         kr = evaluate_spark(
             flat_prod,
-            flat_bom,
+            bom,
             tables,
             dm_exclusion=dm_exclusion,
             dm_mode=dm_mode,
@@ -615,7 +615,7 @@ def run_portfolio(
     elif backend == "embedded":
         kr = evaluate(
             flat_prod,
-            flat_bom,
+            bom,
             tables,
             dm_exclusion=dm_exclusion,
             dm_mode=dm_mode,
