@@ -100,7 +100,7 @@ def main() -> None:
     n_skus = pf.products.height
 
     t = time.perf_counter()
-    multi = pf.bom.filter(pl.col("self_produced")).select(pl.col("parent_sku").alias("sku")).unique()
+    multi = pf.bom.lazy().filter(pl.col("self_produced")).select(pl.col("parent_sku").alias("sku")).unique().collect()
     flat = pf.products.join(multi, on="sku", how="anti")
     scr = screen(flat, ON, conn, corpus)
     flat = flat.join(scr, on="sku", how="anti")

@@ -552,11 +552,12 @@ def check_portfolio(
         ),
     ]
     perr, _ = _errors(prod, p_name, p_checks, "sku")
+    prod = prod.with_columns(pl.col(c).cast(pl.Float64, strict=False).alias(f"__f{c}") for c in PRODUCT_MONEY)
     prod = prod.with_columns(
-        *[micros(c).alias(f"{c}_u") for c in PRODUCT_MONEY],
-        *[pl.col(c).cast(pl.Float64, strict=False) for c in PRODUCT_MONEY],
+        *[m.alias(f"{c}_u") for c, m in zip(PRODUCT_MONEY, micros_of(prod, PRODUCT_MONEY), strict=True)],
+        *[pl.col(f"__f{c}").alias(c) for c in PRODUCT_MONEY],
         _parse_date("date").fill_null(on).alias("date"),
-    )
+    ).drop(f"__f{c}" for c in PRODUCT_MONEY)
     if known_codes is not None:
         unknown = _unknown_code_rows(prod, "hts", known_codes, on)
         if unknown.height:
@@ -587,10 +588,10 @@ def check_portfolio(
     p_skus = prod["sku"].drop_nulls().implode()
     # numbers read once as floats (``__f<col>``) and the distinct codes taken once: checks and conversions
     # share them
-    bom, codes = _bom_read_once(bom)
+    bom, codes = _bom_read_once(bom, p_skus)
     berr, dirty = _errors(bom, b_name, _bom_checks(bom, p_skus, codes), "parent_sku", dirty=BOM_SPECS)
     if dirty:
-        bom, codes = _bom_read_once(bom.with_columns(BOM_SPECS[c][1].alias(c) for c in dirty))
+        bom, codes = _bom_read_once(bom.with_columns(BOM_SPECS[c][1].alias(c) for c in dirty), p_skus)
         berr, _ = _errors(bom, b_name, _bom_checks(bom, p_skus, codes), "parent_sku")
     # the bill's distinct material codes: checked once each, and the kernel's code ids (``_mhts``; codes of
     # lines set aside below may stay among them, unused)
@@ -621,15 +622,14 @@ def check_portfolio(
             skipped[s] = f"bad BOM line: {r['field']} {r['problem']} ({b_name} row {r['_row']})"
     bom_ok = _keep(bom, ~pl.col("_row").is_in(berr["_row"].implode()))
     del bom  # only bom_ok is used from here (memory: one full-width copy of the bill at a time)
-    value_u, weight_u = micros_of(bom_ok, ("value", "weight_kg"))
+    prod_ok = prod_ok.filter(~pl.col("sku").is_in(list(skipped)))
     bom_ok = bom_ok.with_columns(
         # the code as an index into the bill's distinct codes, for the kernel (text stays in component_hts)
         pl.col("component_hts").cast(pl.Enum(m_codes)).alias("_mhts"),
-        value_u.alias("value_u"),
-        weight_u.alias("weight_u"),
         *[pl.col(f"__f{c}").alias(c) for c in BOM_NUMBERS],
         pl.col("intermediate").is_in(TRUE_WORDS).fill_null(False).alias("intermediate"),
-    ).drop(f"__f{c}" for c in BOM_NUMBERS)
+        pl.col("component_id").is_in(prod_ok["sku"].implode()).alias("self_produced"),
+    ).drop(*(f"__f{c}" for c in BOM_NUMBERS), "__known")
 
     # ---- declarations
     if decl is None:
@@ -670,20 +670,24 @@ def check_portfolio(
             "certificate_id",
         )
 
-    prod_ok = prod_ok.filter(~pl.col("sku").is_in(list(skipped)))
     # lines of SKUs set aside (few; every product SKU not kept is among them): dropped by a lookup in that
     # small set, not in the whole product list
     if skipped:
         bom_ok = _keep(bom_ok, ~pl.col("parent_sku").is_in(list(skipped)))
     bom_ok = apply_declarations(bom_ok, prod_ok.select("sku", "date"), decl_ok)
-    bom_ok = bom_ok.with_columns(pl.col("component_id").is_in(prod_ok["sku"].implode()).alias("self_produced"))
     # A declaration that makes a line originating while the bill names a country outside the territory is a
-    # contradiction to settle, not to guess: the SKU is skipped and the row reported.
-    clash = bom_ok.filter(
-        pl.col("declaration").is_not_null()
-        & (pl.col("origin") == "originating")
-        & pl.col("country").is_not_null()
-        & ~pl.col("country").is_in(["US", "MX", "CA"])
+    # contradiction to settle, not to guess: the SKU is skipped and the row reported. (Lazily: the filter
+    # copies the columns reported, not the whole bill.)
+    clash = (
+        bom_ok.lazy()
+        .filter(
+            pl.col("declaration").is_not_null()
+            & (pl.col("origin") == "originating")
+            & pl.col("country").is_not_null()
+            & ~pl.col("country").is_in(["US", "MX", "CA"])
+        )
+        .select("_row", "country", "declaration", "parent_sku")
+        .collect()
     )
     for r in clash.iter_rows(named=True):
         errors.append(
@@ -743,23 +747,42 @@ def check_portfolio(
     return Portfolio(products=prod_ok.drop("_row"), bom=bom_ok, declarations=decl_ok, errors=errors, skipped=skipped)
 
 
-def _bom_read_once(bom: pl.DataFrame) -> tuple[pl.DataFrame, pl.Series]:
-    """The bill with its numbers read as floats (``__f<col>``), and its distinct codes (no nulls)."""
-    bom = bom.with_columns(pl.col(c).cast(pl.Float64, strict=False).alias(f"__f{c}") for c in BOM_NUMBERS)
-    return bom, bom["component_hts"].unique().drop_nulls()
+def _bom_read_once(bom: pl.DataFrame, p_skus: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+    """The bill with its numbers read as floats (``__f<col>``), its money and weights as millionths (``value_u``,
+    ``weight_u``) and whether each line's parent is among the products' SKUs (``__known``; ``p_skus``
+    imploded); and its distinct codes (no nulls)."""
+    bom = bom.with_columns(
+        *(pl.col(c).cast(pl.Float64, strict=False).alias(f"__f{c}") for c in BOM_NUMBERS),
+        known_parents(bom["parent_sku"], p_skus).alias("__known"),
+    )
+    value_u, weight_u = micros_of(bom, ("value", "weight_kg"))
+    return bom.with_columns(value_u.alias("value_u"), weight_u.alias("weight_u")), bom[
+        "component_hts"
+    ].unique().drop_nulls()
+
+
+def known_parents(parents: pl.Series, p_skus: pl.Series) -> pl.Series:
+    """Whether each parent is among ``p_skus`` (imploded); null parents read False. A bill is usually written
+    SKU by SKU: each run of equal parents is then looked up once (a million runs, not twenty million lines)."""
+    import numpy as np
+
+    runs = parents.rle().struct.unnest()
+    if runs.height * 4 > parents.len():
+        return parents.is_in(p_skus).fill_null(False)
+    known = runs["value"].is_in(p_skus).fill_null(False).to_numpy()
+    return pl.Series(np.repeat(known, runs["len"].to_numpy()), dtype=pl.Boolean)
 
 
 def _bom_checks(bom: pl.DataFrame, p_skus: pl.Series, codes: pl.Series) -> list[Check]:
     """Row checks of the bill (numbers from ``_bom_read_once``); ``p_skus``: the products' SKUs (imploded);
     ``codes``: the bill's distinct codes, so each malformed code is found once, not by a pattern per line."""
-    known_parent = pl.col("parent_sku").is_in(p_skus)
     designated = bool(bom.select(pl.col("intermediate").is_in(TRUE_WORDS).any()).item())
     malformed = codes.filter(~codes.str.contains(CODE_RE))
     return [
         ("parent_sku", pl.col("parent_sku").is_null(), "a parent SKU is required"),
         (
             "parent_sku",
-            pl.col("parent_sku").is_not_null() & ~known_parent,
+            pl.col("parent_sku").is_not_null() & ~pl.col("__known"),
             "a component without a parent (parent SKU not in PRODUCTS)",
         ),
         ("component_id", pl.col("component_id").is_null(), "a component id is required"),

@@ -589,7 +589,8 @@ def run_portfolio(
     prod, bom = pf.products, pf.bom
     # SKUs whose bill holds a self-produced material (its own sub-bill) go to the single-good engine, which
     # determines the sub-bill as a material of this parent (s.3(8), s.7(5)); the kernel takes the rest.
-    multi = bom.filter(pl.col("self_produced")).select(pl.col("parent_sku").alias("sku")).unique()
+    # (lazily: the filter then copies one column, not the whole bill)
+    multi = bom.lazy().filter(pl.col("self_produced")).select(pl.col("parent_sku").alias("sku")).unique().collect()
     part6 = screen(prod.join(multi, on="sku", how="anti"), on, conn, corpus)
     multi_reason = multi.with_columns(pl.lit("multi-level bill (self-produced material)").alias("reason"))
     multi = pl.concat([multi, part6.select("sku")])
@@ -791,7 +792,7 @@ def _fallback(
     if fb.height:
         need = set(fb["sku"].to_list())
         # the bills the cases need: the SKUs themselves and, for multi-level ones, every SKU below them
-        below = pf.bom.filter(pl.col("self_produced"))["component_id"].unique().to_list()
+        below = pf.bom.select(pl.col("component_id").filter(pl.col("self_produced")).unique())["component_id"].to_list()
         wanted = need | set(below)
         prod = {r["sku"]: r for r in pf.products.filter(pl.col("sku").is_in(list(wanted))).iter_rows(named=True)}
         bom_by_parent: dict[str, list[dict[str, Any]]] = {}

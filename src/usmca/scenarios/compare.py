@@ -531,7 +531,9 @@ def remedy(
         orient="row",
     )
     keep = set(skus)
-    below = p.bom.filter(pl.col("self_produced") & pl.col("parent_sku").is_in(skus))["component_id"].to_list()
+    below = p.bom.select(pl.col("component_id").filter(pl.col("self_produced") & pl.col("parent_sku").is_in(skus)))[
+        "component_id"
+    ].to_list()
     keep |= set(below)
     bom2 = (
         p.bom.filter(pl.col("parent_sku").is_in(list(keep)))
@@ -597,7 +599,9 @@ def _required(
     from usmca.origin.determine import determine
     from usmca.portfolio.run import case_dict
 
-    below = p.bom.filter(pl.col("self_produced") & (pl.col("parent_sku") == sku))["component_id"].to_list()
+    below = p.bom.select(pl.col("component_id").filter(pl.col("self_produced") & (pl.col("parent_sku") == sku)))[
+        "component_id"
+    ].to_list()
     prods = {r["sku"]: r for r in p.products.filter(pl.col("sku").is_in([sku, *below])).iter_rows(named=True)}
     bills = dict(by_parent)
     for ln in p.bom.filter(pl.col("parent_sku").is_in(below)).iter_rows(named=True):

@@ -361,7 +361,7 @@ def overlay_portfolio(pf: Any, scenario: Scenario) -> tuple[Any, list[str]]:
             else pl.lit(False)
         )
         hit = (pl.col("origin") == "originating") & pl.col("component_hts").str.slice(0, 2).is_in(ch) & ~declared
-        n = bom.filter(hit).height
+        n = int(bom.select(hit.sum()).item())
         bom = bom.with_columns(pl.when(hit).then(pl.lit("unknown")).otherwise(pl.col("origin")).alias("origin"))
         notes.append(
             f"steel/aluminum melted and poured: {n} originating BOM line(s) of chapters {', '.join(ch)} "
@@ -426,10 +426,12 @@ def content_caps(results: pl.DataFrame, pf: Any, scenario: Scenario, corpus: Cor
         ).alias("_base"),
     )
     for ov in caps:
-        named = bom.filter((pl.col("origin") != "originating") & pl.col("country").is_in(list(ov.countries)))
+        # (lazily: the filter copies the three columns used, not the whole bill)
+        named = bom.lazy().filter((pl.col("origin") != "originating") & pl.col("country").is_in(list(ov.countries)))
         share = (
             named.group_by("parent_sku")
             .agg(pl.col("value_u").sum().alias("_named"), pl.col("component_id"))
+            .collect()
             .rename({"parent_sku": "sku"})
             .join(base, on="sku", how="left")
             .with_columns((100.0 * pl.col("_named") / pl.col("_base")).alias("_share"))
@@ -449,7 +451,7 @@ def content_caps(results: pl.DataFrame, pf: Any, scenario: Scenario, corpus: Cor
             lines = named.filter(pl.col("parent_sku").is_in(dm["sku"].implode()))
             rule_of = dict(zip(dm["sku"].to_list(), dm["rule_id"].to_list(), strict=True))
             hts_of = dict(zip(prod["sku"].to_list(), prod["hts"].to_list(), strict=True))
-            for sku, cid, mh in lines.select("parent_sku", "component_id", "component_hts").iter_rows():
+            for sku, cid, mh in lines.select("parent_sku", "component_id", "component_hts").collect().iter_rows():
                 if sku in fails:
                     continue
                 if _fails_every_shift(corpus, rule_of.get(sku), mh, hts_of.get(sku, "")):
