@@ -6,7 +6,7 @@ import datetime as dt
 from collections.abc import Callable
 
 import polars as pl
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from usmca.nomenclature.codes import CodeSet
@@ -363,16 +363,22 @@ def test_member_keys_at_the_edges_of_a_range() -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    parents=st.lists(st.integers(0, 6), max_size=12),
+    parents=st.lists(st.one_of(st.integers(0, 6), st.none()), max_size=12),
     repeat=st.integers(1, 6),
     grouped=st.booleans(),
+    in_order=st.booleans(),
 )
-def test_sku_ids_equal_a_join(parents: list[int], repeat: int, grouped: bool) -> None:
-    """The run-wise ids (bills written SKU by SKU) equal a join; so do the ids of bills in any order."""
+@example(parents=[0, 1, None, 3, 4], repeat=4, grouped=True, in_order=False)  # an empty parent where S2 runs
+def test_sku_ids_equal_a_join(parents: list[int | None], repeat: int, grouped: bool, in_order: bool) -> None:
+    """The run-wise ids (bills written SKU by SKU) equal a join, also for a bill in the products' own order
+    (one run per product: the run's number); so do the ids of bills in any order."""
     from usmca.portfolio.kernel import sku_ids
 
     names = pl.Series("sku", [f"S{i}" for i in range(5)])  # S5 and S6 are not products
-    rows = [f"S{p}" for p in parents for _ in range(repeat)] if grouped else [f"S{p}" for p in parents] * repeat
+    if in_order:  # the products are the bill's parents, in its order (an empty parent is none of them)
+        names = pl.Series("sku", list(dict.fromkeys(f"S{p}" for p in parents if p is not None)), pl.String)
+    rows = [None if p is None else f"S{p}" for p in parents]
+    rows = [r for r in rows for _ in range(repeat)] if grouped else rows * repeat
     lines = pl.DataFrame({"parent_sku": rows}, schema={"parent_sku": pl.String})
     ref = lines.join(
         pl.DataFrame({"parent_sku": names}).with_row_index("_sid"), on="parent_sku", how="left", maintain_order="left"

@@ -491,9 +491,13 @@ def sku_ids(lines: pl.DataFrame, names: pl.Series) -> pl.Series:
     runs = lines.select(pl.col("parent_sku").rle()).unnest("parent_sku")
     if runs.height * 4 > lines.height:
         return lines.select("parent_sku").join(dim, on="parent_sku", how="left", maintain_order="left")["_sid"]
-    run_sid = runs.select(pl.col("value").alias("parent_sku")).join(
-        dim, on="parent_sku", how="left", maintain_order="left"
-    )["_sid"]
+    if runs.height == names.len() and bool(runs["value"].eq_missing(names).all()):
+        # the bill in the products' order, one run per product: the run's number is the SKU's row
+        run_sid = pl.Series("_sid", np.arange(runs.height, dtype=np.uint32))
+    else:
+        run_sid = runs.select(pl.col("value").alias("parent_sku")).join(
+            dim, on="parent_sku", how="left", maintain_order="left"
+        )["_sid"]
     at = np.repeat(np.arange(runs.height, dtype=np.uint32), runs["len"].to_numpy())
     return run_sid.gather(pl.Series(at, dtype=pl.UInt32))
 
@@ -899,13 +903,9 @@ def evaluate(
         .otherwise(3)
         .alias("_pref")
     )
-    rec = (
-        a.sort("sku", "_pref", "alt_idx")
-        .with_columns(pl.col("sku").set_sorted())
-        .group_by("sku", maintain_order=True)
-        .first()
-    )
-    d = a.group_by("sku").agg(
+    # (sorted by SKU, the first row of each SKU is where the SKU changes: no grouping needed)
+    rec = a.sort("sku", "_pref", "alt_idx").filter(pl.col("sku").ne_missing(pl.col("sku").shift(1)))
+    d = a.group_by("sku", maintain_order=True).agg(
         (pl.col("d_v") == T).any().alias("d_ok"),
         (pl.col("d_v") == U).any().alias("d_u"),
         pl.col("d_tv").filter(pl.col("d_v") == T).first().alias("d_req_tv"),
