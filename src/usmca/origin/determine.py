@@ -610,7 +610,7 @@ def _note_requirements(gv: K.GoodView, notes: Sequence[Any]) -> list[K.Check]:
     out: list[K.Check] = []
     for n in notes:
         kind = getattr(n, "kind", "")
-        text = getattr(n, "text", str(n))
+        text = n.text if hasattr(n, "text") else str(n)  # (str(n) only when needed: a dataclass repr is costly)
         if kind == "underscoring" or not ("only if" in text or " must be " in text):
             continue
         nid = getattr(n, "id", "note")
