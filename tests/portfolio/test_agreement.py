@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from usmca.origin.case import parse_case
 from usmca.origin.determine import determine
-from usmca.portfolio.kernel import VEHICLE_HEADINGS, RuleTables, evaluate, match_rules
+from usmca.portfolio.kernel import VEHICLE_HEADINGS, KernelResult, RuleTables, evaluate, match_rules
 from usmca.portfolio.read import BOM_COLUMNS, PRODUCT_COLUMNS, check_portfolio
 from usmca.portfolio.run import (
     case_dict,
@@ -128,28 +128,23 @@ def _agree(
     pf = check_portfolio(p, b, None, on=ON)
     exclusion, mode = general_hooks()
     screened = screen(pf.products, ON, None, corpus)
-    res = evaluate(
-        pf.products.join(screened, on="sku", how="anti"),
-        pf.bom,
-        tables,
-        dm_exclusion=exclusion,
-        dm_mode=mode,
-        deemed_originating=deemed_hook(None),
-        note_needs=note_needs_hook(corpus),
-        part6_open=part6_hook(ON, None),
-    )
+
+    def kernel(bill: pl.DataFrame) -> KernelResult:
+        return evaluate(
+            pf.products.join(screened, on="sku", how="anti"),
+            bill,
+            tables,
+            dm_exclusion=exclusion,
+            dm_mode=mode,
+            deemed_originating=deemed_hook(None),
+            note_needs=note_needs_hook(corpus),
+            part6_open=part6_hook(ON, None),
+        )
+
+    res = kernel(pf.bom)
     # the bill with its SKUs in another order than the products' (the kernel's sorted fast path not taken):
     # the same results
-    shuffled = evaluate(
-        pf.products.join(screened, on="sku", how="anti"),
-        pf.bom.sort("parent_sku", descending=True, maintain_order=True),
-        tables,
-        dm_exclusion=exclusion,
-        dm_mode=mode,
-        deemed_originating=deemed_hook(None),
-        note_needs=note_needs_hook(corpus),
-        part6_open=part6_hook(ON, None),
-    )
+    shuffled = kernel(pf.bom.sort("parent_sku", descending=True, maintain_order=True))
     assert shuffled.results.sort("sku").equals(res.results.sort("sku"))
     prod = {r["sku"]: r for r in pf.products.iter_rows(named=True)}
     by_parent: dict[str, list[dict[str, Any]]] = {}
