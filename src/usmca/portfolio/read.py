@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import string
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -488,19 +489,12 @@ def read_portfolio(
     )
 
 
-def check_portfolio(
-    prod: pl.DataFrame,
-    bom: pl.DataFrame,
-    decl: pl.DataFrame | None,
-    *,
-    on: dt.date,
-    known_codes: KnownCodes | None = None,
-    names: tuple[str, str, str] = ("PRODUCTS", "BOM", "DECLARATIONS"),
-) -> Portfolio:
-    p_name, b_name, d_name = names
+def _check_products(
+    prod: pl.DataFrame, p_name: str, on: dt.date, known_codes: KnownCodes | None
+) -> tuple[pl.DataFrame, list[RowError], dict[str, str]]:
+    """The products that pass their row checks (money as millionths, dates parsed), the row errors, and the
+    SKUs set aside with the first reason."""
     errors: list[RowError] = []
-
-    # ---- products
     prod = _normalized(
         prod,
         ("hts", r"[^0-9]", _clean_code(pl.col("hts"))),
@@ -582,10 +576,29 @@ def check_portfolio(
             skipped[r["sku"]] = f"bad product row: {r['field']} {r['problem']} ({p_name} row {r['_row']})"
     prod_ok = prod.filter(~pl.col("_row").is_in(list(bad_rows)) & pl.col("sku").is_not_null())
     prod_ok = prod_ok.filter(~pl.col("sku").is_in(list(skipped)))
+    return prod_ok, errors, skipped
+
+
+def check_portfolio(
+    prod: pl.DataFrame,
+    bom: pl.DataFrame,
+    decl: pl.DataFrame | None,
+    *,
+    on: dt.date,
+    known_codes: KnownCodes | None = None,
+    names: tuple[str, str, str] = ("PRODUCTS", "BOM", "DECLARATIONS"),
+) -> Portfolio:
+    p_name, b_name, d_name = names
+    errors: list[RowError] = []
+
+    # ---- products (checked in a second thread while the bill is read: they need nothing from it)
+    p_skus = prod["sku"].drop_nulls().implode()
+    pool = ThreadPoolExecutor(1)
+    products = pool.submit(_check_products, prod, p_name, on, known_codes)
+    del prod
 
     # ---- bill of materials (read unstripped: checked as read, and stripped and normalised only in the
     # columns where some cell needs it; then checked again)
-    p_skus = prod["sku"].drop_nulls().implode()
     # numbers read once as floats (``__f<col>``) and the distinct codes taken once: checks and conversions
     # share them
     bom, codes = _bom_read_once(bom, p_skus)
@@ -612,7 +625,9 @@ def check_portfolio(
                     ),
                 ]
             )
-    errors += _to_errors(berr)
+    prod_ok, p_errors, skipped = products.result()
+    pool.shutdown()
+    errors += p_errors + _to_errors(berr)
     # (the few failing rows are matched against the products, not a million SKUs turned into a Python set)
     for r in (berr.filter(pl.col("sku").is_in(prod_ok["sku"].implode())) if berr.height else berr).iter_rows(
         named=True
@@ -751,14 +766,23 @@ def _bom_read_once(bom: pl.DataFrame, p_skus: pl.Series) -> tuple[pl.DataFrame, 
     """The bill with its numbers read as floats (``__f<col>``), its money and weights as millionths (``value_u``,
     ``weight_u``) and whether each line's parent is among the products' SKUs (``__known``; ``p_skus``
     imploded); and its distinct codes (no nulls)."""
-    bom = bom.with_columns(
-        *(pl.col(c).cast(pl.Float64, strict=False).alias(f"__f{c}") for c in BOM_NUMBERS),
-        known_parents(bom["parent_sku"], p_skus).alias("__known"),
-    )
-    value_u, weight_u = micros_of(bom, ("value", "weight_kg"))
-    return bom.with_columns(value_u.alias("value_u"), weight_u.alias("weight_u")), bom[
-        "component_hts"
-    ].unique().drop_nulls()
+    # (a second reading, after repairs, replaces the first's columns)
+    bom = bom.drop(*(f"__f{c}" for c in BOM_NUMBERS), "value_u", "weight_u", "__known", strict=False)
+
+    def numbers() -> pl.DataFrame:
+        read = bom.select(pl.col(c).cast(pl.Float64, strict=False).alias(f"__f{c}") for c in BOM_NUMBERS)
+        value_u, weight_u = micros_of(
+            pl.concat([bom.select("value", "weight_kg"), read], how="horizontal"), ("value", "weight_kg")
+        )
+        return read.with_columns(value_u.alias("value_u"), weight_u.alias("weight_u"))
+
+    # Two threads: the number parsing and the lookups (parents per run, distinct codes) are independent, and
+    # parts of each use one core (Polars releases the interpreter while it works).
+    with ThreadPoolExecutor(2) as pool:
+        nums = pool.submit(numbers)
+        known = pool.submit(known_parents, bom["parent_sku"], p_skus)
+        codes = pool.submit(lambda: bom["component_hts"].unique().drop_nulls())
+        return bom.hstack(nums.result()).with_columns(known.result().alias("__known")), codes.result()
 
 
 def known_parents(parents: pl.Series, p_skus: pl.Series) -> pl.Series:
