@@ -671,14 +671,16 @@ def evaluate(
     )
     # one integer key per (alternative, material code): set membership is a lookup of that key
     am = pl.col("alt_idx").cast(pl.UInt64) * 2**32 + pl.col("mid").cast(pl.UInt64)
-    la = la.with_columns(am.alias("_am"))
+    codes_of_line = [m_of["m_int"].alias("m_int"), m_of["m_len"].alias("m_len")]
     member = member_keys(mc, tables)
     if member is not None:
-        # membership by key lookup in the (alternative, code) pairs each range holds
-        in_sets = la.select(
-            *[pl.col("_am").is_in(member[k].implode()).alias(f"in_{k}") for k in ("except", "from", "group")]
+        # membership by key lookup in the (alternative, code) pairs each range holds; in one parallel pass
+        # with the lines' code forms
+        la = la.with_columns(
+            *[am.is_in(member[k].implode()).alias(f"in_{k}") for k in ("except", "from", "group")], *codes_of_line
         )
     else:
+        la = la.with_columns(am.alias("_am"))
         pairs_m = (
             la.select("_am")
             .unique()
@@ -693,12 +695,9 @@ def evaluate(
         # the flags are looked up for the key column alone and set beside the lines (a join of the whole frame
         # would copy every column of ~10^7 rows while the original is still held: the run's memory peak)
         in_sets = la.select("_am").join(mem, on="_am", how="left", maintain_order="left").drop("_am")
-    la = (
-        la.hstack(in_sets)
-        .with_columns(m_of["m_int"].alias("m_int"), m_of["m_len"].alias("m_len"))
-        .with_columns(shift_allows(ints=True).alias("ok"))
-    )
-    fails = la.filter(~pl.col("ok")).drop("kind", "n", "also_n", "in_except", "in_from", "in_group", "ok", "_am")
+        la = la.hstack(in_sets).drop("_am").with_columns(*codes_of_line)
+    la = la.with_columns(shift_allows(ints=True).alias("ok"))
+    fails = la.filter(~pl.col("ok")).drop("kind", "n", "also_n", "in_except", "in_from", "in_group", "ok")
     del la
     # s.3(4)(a)/(5) "same subheading": mhts[:6] == ghts[:6], or the heading when the good's subheading is not
     # subdivided (ghts[4:6] == "00"), on the integer forms (a shorter code is its whole self)
