@@ -289,18 +289,23 @@ def test_keep_by_slices_equals_a_filter(keep: list[bool], run: int, slices: int)
 
 
 def test_numbers_of_a_trillion_or_more_are_row_errors(tmp_path: Path) -> None:
-    """A value too large to hold as millionths is reported against its row (no overflow stops the run)."""
+    """A value too large to hold as millionths is reported against its row (no overflow stops the run); so
+    are "nan" and "inf", which parse as floats but are no amount."""
     (tmp_path / "p.csv").write_text(
-        "sku,hts,country_of_production,transaction_value\nA,9401.20.00.00,MX,100\nB,9401.20.00.00,MX,100\n"
+        "sku,hts,country_of_production,transaction_value\n"
+        "A,9401.20.00.00,MX,100\nB,9401.20.00.00,MX,100\nC,9401.20.00.00,MX,100\n"
     )
     (tmp_path / "b.csv").write_text(
-        "parent_sku,component_id,component_hts,value\n"
-        "A,a1,7318.15,12345678901234567890123456789012.5\n"
-        "A,a2,7318.15,5\n"
-        "B,b1,7318.15,5\n"
+        "parent_sku,component_id,component_hts,value,origin,supplier,country,weight_kg\n"
+        "A,a1,7318.15,12345678901234567890123456789012.5,,,,\n"
+        "A,a2,7318.15,5,,,,\n"
+        "B,b1,7318.15,5,,,,\n"
+        "C,c1,7318.15,nan,,,,\n"
+        "C,c2,7318.15,5,,,,-inf\n"
     )
     pf = read_portfolio(tmp_path / "p.csv", tmp_path / "b.csv", on=ON)
-    assert [(e.row, e.field) for e in pf.errors] == [(2, "value")]
-    assert "trillion" in pf.errors[0].problem
-    assert set(pf.skipped) == {"A"}
+    got = {(e.row, e.field, "trillion" if "trillion" in e.problem else e.problem) for e in pf.errors}
+    assert got == {(2, "value", "trillion"), (5, "value", "not a number"), (6, "weight_kg", "not a number")}
+    assert len(pf.errors) == 3
+    assert set(pf.skipped) == {"A", "C"}
     assert pf.bom["value_u"].to_list() == [5_000_000]

@@ -405,15 +405,23 @@ BOM_NUMBERS = ("value", "quantity_per", "weight_kg")
 TWO_LETTERS = [a + b for a in string.ascii_uppercase for b in string.ascii_uppercase]
 
 
+def _not_a_number(col: str, num: pl.Expr | None = None) -> pl.Expr:
+    """A cell that is written but reads as no finite number (``num``: its float reading): "nan" and "inf"
+    parse as floats but are no amount."""
+    num = pl.col(col).cast(pl.Float64, strict=False) if num is None else num
+    return pl.col(col).is_not_null() & (num.is_null() | ~num.is_finite())
+
+
 def _number_checks(cols: Iterable[str], floats: str | None = None) -> list[Check]:
     """Not a number, negative, too large; ``floats``: the name pattern of columns holding the cells already
     read as floats (else read here)."""
     out: list[Check] = []
     for c in cols:
         num = pl.col(floats.format(c)) if floats else pl.col(c).cast(pl.Float64, strict=False)
-        out.append((c, pl.col(c).is_not_null() & num.is_null(), "not a number"))
-        out.append((c, num < 0, "a negative value is not allowed"))
-        out.append((c, num.abs() >= TOO_LARGE, TOO_LARGE_TEXT))
+        out.append((c, _not_a_number(c, num), "not a number"))
+        # (a cell that is no finite number is reported once, as not a number)
+        out.append((c, num.is_finite() & (num < 0), "a negative value is not allowed"))
+        out.append((c, num.is_finite() & (num.abs() >= TOO_LARGE), TOO_LARGE_TEXT))
     return out
 
 
@@ -530,8 +538,7 @@ def _check_products(
         *_number_checks(tuple(c for c in PRODUCT_MONEY if c != "international_shipment")),
         (
             "international_shipment",
-            pl.col("international_shipment").is_not_null()
-            & pl.col("international_shipment").cast(pl.Float64, strict=False).is_null(),
+            _not_a_number("international_shipment"),
             "not a number",
         ),
         *[
