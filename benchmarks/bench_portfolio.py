@@ -67,7 +67,7 @@ def main() -> None:
     import polars as pl
 
     from usmca.portfolio.kernel import evaluate
-    from usmca.portfolio.read import read_portfolio
+    from usmca.portfolio.read import read_portfolio, self_produced_lines
     from usmca.portfolio.run import (
         deemed_hook,
         flush_memo,
@@ -100,7 +100,7 @@ def main() -> None:
     n_skus = pf.products.height
 
     t = time.perf_counter()
-    multi = pf.bom.lazy().filter(pl.col("self_produced")).select(pl.col("parent_sku").alias("sku")).unique().collect()
+    multi = self_produced_lines(pf.bom, "parent_sku").select(pl.col("parent_sku").alias("sku")).unique()
     flat = pf.products.join(multi, on="sku", how="anti")
     scr = screen(flat, ON, conn, corpus)
     flat = flat.join(scr, on="sku", how="anti")

@@ -16,7 +16,7 @@ from typing import Any
 import polars as pl
 
 from usmca.portfolio.kernel import RuleTables, match_rules
-from usmca.portfolio.read import Portfolio, apply_declarations
+from usmca.portfolio.read import Portfolio, apply_declarations, self_produced_lines
 from usmca.portfolio.run import RunResult, run_portfolio
 from usmca.rules.grammar import Rule
 
@@ -44,7 +44,7 @@ class PortfolioState:
 
     def with_ancestors(self, skus: set[str]) -> set[str]:
         """Add every SKU that uses one of ``skus`` as a self-produced material, at any depth."""
-        edges = self.portfolio.bom.lazy().filter(pl.col("self_produced")).select("component_id", "parent_sku").collect()
+        edges = self_produced_lines(self.portfolio.bom, "component_id", "parent_sku")
         out, frontier = set(skus), set(skus)
         while frontier:
             up = set(edges.filter(pl.col("component_id").is_in(list(frontier)))["parent_sku"].to_list()) - out
@@ -92,7 +92,7 @@ class PortfolioState:
     def _rerun(self, skus: set[str], pf: Portfolio, tables: RuleTables, corpus: Any) -> RunResult:
         # a multi-level SKU's case needs its descendants' bills: keep them in the sub-portfolio
         keep, frontier = set(skus), set(skus)
-        edges = pf.bom.lazy().filter(pl.col("self_produced")).select("parent_sku", "component_id").collect()
+        edges = self_produced_lines(pf.bom, "parent_sku", "component_id")
         while frontier:
             down = set(edges.filter(pl.col("parent_sku").is_in(list(frontier)))["component_id"].to_list()) - keep
             keep |= down

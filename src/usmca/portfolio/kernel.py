@@ -644,7 +644,7 @@ def evaluate(
 
     # --- per (SKU, alternative, non-originating line): the tariff shift
     pa = p.select("sku", "ghts", "rule_idx").join(tables.alts, on="rule_idx", how="inner")
-    # (sorted by SKU when it is: the join with the lines below then merges rather than hashes)
+    # (in SKU order, and marked so, as the lines are)
     pa = _sorted_flag(_branches_for_good(pa, tables).sort("sku", "alt_idx"))
     no_branch = p.join(pa.select("sku").unique(), on="sku", how="anti")
     send_back(no_branch, "no branch of the rule changes to the good's code")

@@ -18,6 +18,7 @@ from pathlib import Path
 import polars as pl
 
 from usmca.errors import InputError
+from usmca.portfolio.kernel import sku_ids
 
 PRODUCT_COLUMNS = (
     "sku",
@@ -599,7 +600,8 @@ def check_portfolio(
     errors: list[RowError] = []
 
     # ---- products (checked in a second thread while the bill is read: they need nothing from it)
-    p_skus = prod["sku"].drop_nulls().implode()
+    p_names = prod["sku"].drop_nulls().unique(maintain_order=True)
+    p_skus = p_names.implode()
     pool = ThreadPoolExecutor(1)
     products = pool.submit(_check_products, prod, p_name, on, known_codes)
     del prod
@@ -608,10 +610,10 @@ def check_portfolio(
     # columns where some cell needs it; then checked again)
     # numbers read once as floats (``__f<col>``) and the distinct codes taken once: checks and conversions
     # share them
-    bom, codes = _bom_read_once(bom, p_skus)
+    bom, codes = _bom_read_once(bom, p_names)
     berr, dirty = _errors(bom, b_name, _bom_checks(bom, p_skus, codes), "parent_sku", dirty=BOM_SPECS)
     if dirty:
-        bom, codes = _bom_read_once(bom.with_columns(BOM_SPECS[c][1].alias(c) for c in dirty), p_skus)
+        bom, codes = _bom_read_once(bom.with_columns(BOM_SPECS[c][1].alias(c) for c in dirty), p_names)
         berr, _ = _errors(bom, b_name, _bom_checks(bom, p_skus, codes), "parent_sku")
     # the bill's distinct material codes: checked once each, and the kernel's code ids (``_mhts``; codes of
     # lines set aside below may stay among them, unused)
@@ -769,10 +771,11 @@ def check_portfolio(
     return Portfolio(products=prod_ok.drop("_row"), bom=bom_ok, declarations=decl_ok, errors=errors, skipped=skipped)
 
 
-def _bom_read_once(bom: pl.DataFrame, p_skus: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+def _bom_read_once(bom: pl.DataFrame, p_names: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """The bill with its numbers read as floats (``__f<col>``), its money and weights as millionths (``value_u``,
-    ``weight_u``) and whether each line's parent is among the products' SKUs (``__known``; ``p_skus``
-    imploded); and its distinct codes (no nulls)."""
+    ``weight_u``) and whether each line's parent is among the products' distinct SKUs ``p_names``
+    (``__known``, looked up once per run of lines as the kernel's SKU ids are); and its distinct codes (no
+    nulls)."""
     # (a second reading, after repairs, replaces the first's columns)
     bom = bom.drop(*(f"__f{c}" for c in BOM_NUMBERS), "value_u", "weight_u", "__known", strict=False)
 
@@ -787,21 +790,9 @@ def _bom_read_once(bom: pl.DataFrame, p_skus: pl.Series) -> tuple[pl.DataFrame, 
     # parts of each use one core (Polars releases the interpreter while it works).
     with ThreadPoolExecutor(2) as pool:
         nums = pool.submit(numbers)
-        known = pool.submit(known_parents, bom["parent_sku"], p_skus)
+        known = pool.submit(lambda: sku_ids(bom, p_names).is_not_null())
         codes = pool.submit(lambda: bom["component_hts"].unique().drop_nulls())
         return bom.hstack(nums.result()).with_columns(known.result().alias("__known")), codes.result()
-
-
-def known_parents(parents: pl.Series, p_skus: pl.Series) -> pl.Series:
-    """Whether each parent is among ``p_skus`` (imploded); null parents read False. A bill is usually written
-    SKU by SKU: each run of equal parents is then looked up once (a million runs, not twenty million lines)."""
-    import numpy as np
-
-    runs = parents.rle().struct.unnest()
-    if runs.height * 4 > parents.len():
-        return parents.is_in(p_skus).fill_null(False)
-    known = runs["value"].is_in(p_skus).fill_null(False).to_numpy()
-    return pl.Series(np.repeat(known, runs["len"].to_numpy()), dtype=pl.Boolean)
 
 
 def _bom_checks(bom: pl.DataFrame, p_skus: pl.Series, codes: pl.Series) -> list[Check]:
@@ -843,6 +834,12 @@ def _bom_checks(bom: pl.DataFrame, p_skus: pl.Series, codes: pl.Series) -> list[
         ),
         *_number_checks(BOM_NUMBERS, floats="__f{}"),
     ]
+
+
+def self_produced_lines(bom: pl.DataFrame, *cols: str) -> pl.DataFrame:
+    """The bill's self-produced lines (its multi-level edges), columns ``cols``: filtered lazily, so only those
+    columns are copied (an eager filter of a many-chunked bill copies every column, seconds at 10^7 lines)."""
+    return bom.lazy().filter(pl.col("self_produced")).select(cols).collect()
 
 
 def _keep(df: pl.DataFrame, keep: pl.Expr) -> pl.DataFrame:

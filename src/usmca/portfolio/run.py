@@ -24,7 +24,7 @@ import polars as pl
 
 from usmca.errors import InputError, UsmcaError
 from usmca.portfolio.kernel import RESULT_SCHEMA, RuleTables, evaluate
-from usmca.portfolio.read import Portfolio, RowError, read_portfolio
+from usmca.portfolio.read import Portfolio, RowError, read_portfolio, self_produced_lines
 
 RESULT_COLUMNS = (
     "sku",
@@ -589,8 +589,7 @@ def run_portfolio(
     prod, bom = pf.products, pf.bom
     # SKUs whose bill holds a self-produced material (its own sub-bill) go to the single-good engine, which
     # determines the sub-bill as a material of this parent (s.3(8), s.7(5)); the kernel takes the rest.
-    # (lazily: the filter then copies one column, not the whole bill)
-    multi = bom.lazy().filter(pl.col("self_produced")).select(pl.col("parent_sku").alias("sku")).unique().collect()
+    multi = self_produced_lines(bom, "parent_sku").select(pl.col("parent_sku").alias("sku")).unique()
     part6 = screen(prod.join(multi, on="sku", how="anti"), on, conn, corpus)
     multi_reason = multi.with_columns(pl.lit("multi-level bill (self-produced material)").alias("reason"))
     multi = pl.concat([multi, part6.select("sku")])
@@ -792,7 +791,7 @@ def _fallback(
     if fb.height:
         need = set(fb["sku"].to_list())
         # the bills the cases need: the SKUs themselves and, for multi-level ones, every SKU below them
-        below = pf.bom.select(pl.col("component_id").filter(pl.col("self_produced")).unique())["component_id"].to_list()
+        below = self_produced_lines(pf.bom, "component_id")["component_id"].unique().to_list()
         wanted = need | set(below)
         prod = {r["sku"]: r for r in pf.products.filter(pl.col("sku").is_in(list(wanted))).iter_rows(named=True)}
         bom_by_parent: dict[str, list[dict[str, Any]]] = {}
@@ -868,9 +867,7 @@ def fallback_workers(n: int) -> int:
     return max(1, min(cpus, n // (PARALLEL_FROM // 2))) if n >= PARALLEL_FROM else 1
 
 
-def _decide(
-    item: _Case, corpus: Any, conn: sqlite3.Connection | None
-) -> _Decided:
+def _decide(item: _Case, corpus: Any, conn: sqlite3.Connection | None) -> _Decided:
     from usmca.origin.case import parse_case
     from usmca.origin.determine import determine
 

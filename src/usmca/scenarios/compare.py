@@ -504,6 +504,7 @@ def remedy(
 ) -> pl.DataFrame:
     """For SKUs that stop qualifying: the cheapest re-sourcing (fewest components, then least value) that
     restores qualification under the scenario, checked by re-running the engine on the changed bill."""
+    from usmca.portfolio.read import self_produced_lines
     from usmca.portfolio.run import run_portfolio
 
     if not skus:
@@ -531,9 +532,11 @@ def remedy(
         orient="row",
     )
     keep = set(skus)
-    below = p.bom.select(pl.col("component_id").filter(pl.col("self_produced") & pl.col("parent_sku").is_in(skus)))[
-        "component_id"
-    ].to_list()
+    below = (
+        self_produced_lines(p.bom, "parent_sku", "component_id")
+        .filter(pl.col("parent_sku").is_in(skus))["component_id"]
+        .to_list()
+    )
     keep |= set(below)
     bom2 = (
         p.bom.filter(pl.col("parent_sku").is_in(list(keep)))
@@ -597,11 +600,14 @@ def _required(
     from usmca.errors import UsmcaError
     from usmca.origin.case import parse_case
     from usmca.origin.determine import determine
+    from usmca.portfolio.read import self_produced_lines
     from usmca.portfolio.run import case_dict
 
-    below = p.bom.select(pl.col("component_id").filter(pl.col("self_produced") & (pl.col("parent_sku") == sku)))[
-        "component_id"
-    ].to_list()
+    below = (
+        self_produced_lines(p.bom, "parent_sku", "component_id")
+        .filter(pl.col("parent_sku") == sku)["component_id"]
+        .to_list()
+    )
     prods = {r["sku"]: r for r in p.products.filter(pl.col("sku").is_in([sku, *below])).iter_rows(named=True)}
     bills = dict(by_parent)
     for ln in p.bom.filter(pl.col("parent_sku").is_in(below)).iter_rows(named=True):
