@@ -11,12 +11,16 @@ the cases it covers, in columnar form, and hands every other SKU back with the r
 * de minimis by value (s.5(1), with the s.5(3) exclusions asked per distinct code pair) and by weight for
   apparel (s.5(7)), the s.5(4) RVC waiver, RVC by both methods in exact integer arithmetic, the parts
   fallback (criterion D, s.3(4)-(5)), exclusively originating materials (C), Schedule 2 (s.3(7));
+* branches for a described good ("a smoked good of ...") and provisos settled by facts: no portfolio row
+  states these, so such a branch is undecided where it asks them (a proviso about certain materials only
+  when a non-originating material falls in them), naming the facts as the engine does (``fact_checks``);
 * three-valued verdicts (passed / undecided / failed) combined as ``determine`` combines its checks, and the
   alternative it reports (first passing, first undecided, first failing with an RVC, first failing).
 
 What the kernel leaves to the single-good engine (``fallback`` with the reason; ``run.screen`` adds Part 6
 parts with a threshold in force, and codes Schedule 2 cannot be asked about): goods outside a single structured rule
-(none, several, an end use, a date window, a trade direction, conditions, unparsed text, mapping defects),
+(none, several, an end use, a date window, a trade direction, a class of vehicle or a use the branch asks,
+unparsed text, mapping defects),
 vehicles whose s.13 rule asks more than a threshold, goods for use in a vehicle, material codes too short for
 the rule's test, no bill, de minimis of another kind.
 Multi-level bills are sent to the engine by ``run`` before the kernel runs.
@@ -26,12 +30,12 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import polars as pl
 
 from usmca.nomenclature.codes import LEVEL_DIGITS, CodeSet
-from usmca.rules.grammar import Rule
+from usmca.rules.grammar import Alternative, Rule
 
 TERRITORY = ("US", "MX", "CA")
 KINDS = ("any_other", "outside_group", "including_group", "from_codes", "no_change")
@@ -50,6 +54,10 @@ class RuleTables:
 
     ``scope``: rule_idx, width, lo, hi (integer code prefixes). ``alts``: one row per alternative.
     ``sets``: alt_idx, set (except|from|group), width, lo, hi. ``rules``: rule_idx, rule_id, kernel_ok, why.
+    ``facts``: what a branch asks that a portfolio row cannot state (``fact_checks``), one row per check in
+    the branch's order: alt_idx, pos, needs (the engine's words), cond (the id of a proviso about certain
+    materials, which bites only when a non-originating material falls in its codes; null: always asked).
+    ``cond_sets``: cond, width, lo, hi (those materials' code ranges).
     """
 
     rules: tuple[Rule, ...]
@@ -57,11 +65,15 @@ class RuleTables:
     scope: pl.DataFrame
     alts: pl.DataFrame
     sets: pl.DataFrame
+    facts: pl.DataFrame
+    cond_sets: pl.DataFrame
 
     @classmethod
     def from_rules(cls, rules: Iterable[Rule]) -> RuleTables:
         rules = tuple(rules)
         info, scope, alts, sets = [], [], [], []
+        facts: list[dict[str, object]] = []
+        cond_sets: list[dict[str, object]] = []
         alt_idx = 0
         for i, r in enumerate(rules):
             why = kernel_blocker(r)
@@ -113,6 +125,15 @@ class RuleTables:
                         ("group", sh.group),
                     ):
                         sets.extend(_set_rows(alt_idx, name, cs))
+                if why is None:
+                    for pos, (needs, groups) in enumerate(fact_checks(r, a)):
+                        cond = len(facts) if groups else None
+                        facts.append({"alt_idx": alt_idx, "pos": pos, "needs": needs, "cond": cond})
+                        for cs in groups:
+                            cond_sets.extend(
+                                {"cond": cond, "width": x["width"], "lo": x["lo"], "hi": x["hi"]}
+                                for x in _set_rows(alt_idx, "cond", cs)
+                            )
                 # the codes of the scope this branch changes to (empty = all): other goods skip the branch
                 sets.extend(_set_rows(alt_idx, "target", getattr(a, "target", CodeSet())))
                 alt_idx += 1
@@ -163,6 +184,12 @@ class RuleTables:
                     "hi": pl.Int64,
                 },
             ),
+            facts=pl.DataFrame(
+                facts, schema={"alt_idx": pl.Int32, "pos": pl.Int32, "needs": pl.String, "cond": pl.Int32}
+            ),
+            cond_sets=pl.DataFrame(
+                cond_sets, schema={"cond": pl.Int32, "width": pl.Int32, "lo": pl.Int64, "hi": pl.Int64}
+            ),
         )
 
 
@@ -184,8 +211,17 @@ def kernel_blocker(rule: Rule) -> str | None:
     if getattr(rule, "good", None) is not None:
         return f"rule {rule.id} depends on the good's description"
     for a in rule.alternatives:
-        if a.unparsed_reason or a.conditions or a.good_qualifier is not None:
-            return f"rule {rule.id} has conditions"
+        if a.unparsed_reason:
+            return f"rule {rule.id} has an alternative that is not structured"
+        # What the good is and provisos settled by facts a portfolio row cannot state are taken
+        # (``fact_checks``); those the row's stated use settles (classes of vehicle) are the engine's.
+        q = a.good_qualifier
+        if (q is not None and q.kind != "good_type") or any(
+            c.kind in ("use", "good_type") or c.name in ("use", "good.use") for c in a.conditions
+        ):
+            return f"rule {rule.id} has conditions on the good's use"
+        if any(r.width > 10 for c in a.conditions for g in c.code_groups for r in g.ranges):
+            return f"rule {rule.id} has conditions on codes of more than 10 digits"
         if a.shift is not None and a.shift.kind not in KINDS:
             return f"rule {rule.id} has an unknown shift kind"
         if a.shift is None and a.rvc is None:
@@ -193,6 +229,28 @@ def kernel_blocker(rule: Rule) -> str | None:
     if not rule.alternatives:
         return f"rule {rule.id} has no alternatives"
     return None
+
+
+def fact_checks(rule: Rule, alt: Alternative) -> list[tuple[str, tuple[CodeSet, ...]]]:
+    """The checks of a branch that a portfolio row (no ``good.facts``) leaves undecided, in the engine's order
+    (``determine._alternative``): what the good must be, then each proviso. Each is (the fact it needs, in
+    the engine's words; the material codes it is about, empty when it is always asked): a proviso about
+    certain materials does not bite when no non-originating material falls in them (``criteria.condition``).
+    """
+    from usmca.origin import criteria as K
+
+    good = K.GoodView("good", "good", "", "", None, None, None, None, None)
+    out: list[tuple[str, tuple[CodeSet, ...]]] = []
+    q = alt.good_qualifier
+    if q is not None:
+        sib = [b.good_qualifier for b in rule.alternatives if b is not alt and b.good_qualifier is not None]
+        check = K.qualifier(q, good, sib)
+        if check.passed is None:
+            out += [(n, ()) for n in check.needs]
+    for c in alt.conditions:
+        check = K.condition(replace(c, code_groups=()), good)
+        out += [(n, c.code_groups) for n in check.needs]
+    return out
 
 
 # ------------------------------------------------------------------------------------------ code primitives
@@ -796,6 +854,10 @@ def evaluate(
             pl.col("fail_same_sub").fill_null(False),
         )
     )
+    # What the good is and provisos settled by facts (``RuleTables.facts``): undecided where asked, and a
+    # proviso about certain materials is asked only when a non-originating material of the SKU falls in them.
+    fx = _fact_checks(pa.select("sku", "alt_idx"), nl.select("sku", "mid"), mc, tables)
+    a = a.join(fx, on=["sku", "alt_idx"], how="left").with_columns(pl.col("fact_u").fill_null(False))
     # s.5(1) by value (``criteria.de_minimis_value``): the share first (no base: undecided; over 10% of both
     # bases: fails), then the s.5(3) exclusions (certain: fails; depending on facts: undecided).
     value_v = (
@@ -877,7 +939,7 @@ def evaluate(
     # Part 6 open: its "automotive" check (undecided) comes first in each RVC alternative
     p6_open = pl.col("has_rvc") & pl.col("p6_needs").is_not_null()
     a = a.with_columns(
-        pl.when(p6_open)
+        pl.when(p6_open | pl.col("fact_u"))
         .then(pl.min_horizontal("shift_v", "rvc_v", pl.lit(U, pl.Int8)))
         .otherwise(pl.min_horizontal("shift_v", "rvc_v"))
         .alias("b_v"),  # three-valued AND (F < U < T)
@@ -963,8 +1025,35 @@ def evaluate(
     )
     # Part 6's facts come first where it left the good open, Schedule 2's come last (list work on those rows
     # only: list concatenation over every row cost seconds)
-    fix = pl.col("_p6") | pl.col("_s2")
+    # An undecided (B) names the facts each undecided branch asks, in the branches' order (``determine._psr``:
+    # the needs of every pending branch), Part 6's first in each.
+    pend = a.filter((pl.col("b_v") == U) & pl.col("fact_u")).select("sku").unique()
+    if pend.height:
+        fact_needs = (
+            a.join(pend, on="sku", how="semi")
+            .filter(pl.col("b_v") == U)
+            .sort("sku", "alt_idx")
+            .select(
+                "sku",
+                pl.concat_list(
+                    pl.when(p6_open).then(pl.col("p6_needs")).otherwise(EMPTY), pl.col("f_needs").fill_null(EMPTY)
+                ).alias("_fn"),
+            )
+            .group_by("sku", maintain_order=True)
+            .agg(pl.col("_fn").explode().drop_nulls().unique(maintain_order=True))
+        )
+        res = res.join(fact_needs, on="sku", how="left")
+    else:
+        res = res.with_columns(pl.lit(None, pl.List(pl.String)).alias("_fn"))
+    res = res.with_columns(((pl.col("status") == "unresolved") & pl.col("_fn").is_not_null()).alias("_facts"))
+    fix = pl.col("_p6") | pl.col("_s2") | pl.col("_facts")
     fixed = res.filter(fix).with_columns(
+        pl.when(pl.col("_facts"))
+        .then(pl.concat_list("_fn", "needs").list.unique(maintain_order=True))
+        .otherwise(pl.col("needs"))
+        .alias("needs")
+    )
+    fixed = fixed.with_columns(
         pl.when(pl.col("_p6"))
         .then(pl.concat_list("p6_needs", "needs").list.unique(maintain_order=True))
         .otherwise(pl.col("needs"))
@@ -1010,6 +1099,46 @@ def evaluate(
         return df.with_columns(names.gather(df["sku"]).alias("sku"))
 
     return KernelResult(results=named(results).cast(RESULT_SCHEMA), fallback=named(fb))
+
+
+def _fact_checks(pa: pl.DataFrame, nl: pl.DataFrame, mc: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
+    """Per (SKU, alternative) with a fact check that bites (``RuleTables.facts``): sku, alt_idx, fact_u (True),
+    f_needs (the facts, in the branch's order). ``pa``: sku, alt_idx; ``nl``: the non-originating lines (sku,
+    mid); ``mc``: mid, m_int, m_len of the material codes."""
+    out_schema = pl.Schema(
+        {"sku": pl.UInt32(), "alt_idx": pl.Int32(), "fact_u": pl.Boolean(), "f_needs": pl.List(pl.String)}
+    )
+    sa = pa.join(tables.facts, on="alt_idx", how="inner")
+    if sa.height == 0:
+        return pl.DataFrame(schema=out_schema)
+    grouped = sa.filter(pl.col("cond").is_not_null()).select("sku", "cond").unique()
+    if grouped.height:
+        lines = nl.join(grouped, on="sku", how="inner")
+        # a material code is in a proviso's codes as ``CodeSet.contains`` says: its span (the code padded with
+        # 0s and with 9s) lies in a range, compared on the integer forms cut to the range's width
+        pairs = (
+            lines.select("cond", "mid")
+            .unique()
+            .join(mc.select(pl.col("mid").cast(pl.UInt32), "m_int", "m_len"), on="mid", how="left")
+            .join(tables.cond_sets, on="cond", how="inner")
+        )
+        p10 = pl.lit(_POW10_SERIES)
+        cut = p10.gather(10 - pl.col("width"))
+        top = pl.col("m_int") + p10.gather(10 - pl.col("m_len")) - 1
+        inside = (pl.col("m_int") // cut >= pl.col("lo")) & (top // cut <= pl.col("hi"))
+        hits = pairs.filter(inside).select("cond", "mid").unique()
+        bites = lines.join(hits, on=["cond", "mid"], how="semi").select("sku", "cond").unique()
+        sa = pl.concat(
+            [sa.filter(pl.col("cond").is_null()), sa.join(bites, on=["sku", "cond"], how="semi")], how="vertical"
+        )
+    return (
+        sa.sort("sku", "alt_idx", "pos")
+        .group_by("sku", "alt_idx", maintain_order=True)
+        .agg(pl.col("needs").alias("f_needs"))
+        .with_columns(pl.lit(True).alias("fact_u"))
+        .select(out_schema.names())
+        .cast(out_schema)
+    )
 
 
 _NEED_TV = "good.transaction_value"
