@@ -480,6 +480,22 @@ def test_unknown_origin_named_in_needs() -> None:
     assert len(d.needs) == 1 and d.needs[0].startswith("materials[0].origin (frame)")
 
 
+def test_unknown_origins_are_weighed_without_asking_for_the_rule_again() -> None:
+    """Each material of unknown origin is weighed by evaluating the good again as if it originated; the rule
+    lookup (a corpus query) is made once per good and call, and the answer is the same."""
+    calls: list[str] = []
+
+    class Counting(FakeCorpus):
+        def rules_for(self, hts: str, on: Any = None, use: str | None = None) -> Any:
+            calls.append(hts)
+            return super().rules_for(hts, on, use)
+
+    mats = [{"id": f"m{i}", "hts": "9401.99", "origin": "unknown", "value": 10} for i in range(4)]
+    d = D.determine(case({"hts": "9401.61.4011", "transaction_value": 100}, mats), corpus=Counting([HEADING]))
+    assert d.status == "non_originating" and len(d.needs) == 4  # the four together would change the answer
+    assert calls == ["9401614011"]
+
+
 def test_conditions_and_use() -> None:
     """GN 11(o) provisos are facts: `good.use` for use conditions, `good.facts` otherwise."""
     cond = Condition("other", "cut_and_sewn", "cut (or knit to shape) and sewn in the territory")

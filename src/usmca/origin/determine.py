@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
@@ -70,6 +70,16 @@ class _Ctx:
     general: Any  # module usmca.rules.general or None
     automotive: Any  # module usmca.rules.automotive or None
     seen_rules: dict[str, Any] = field(default_factory=dict)
+    # Lookups that depend only on a good's code and stated facts, kept for this call: the materials of unknown
+    # origin are weighed by evaluating the good again with each taken as originating (``_what_if``), and
+    # the parts fallback reads the same schedule text once per branch.
+    memo: dict[tuple[Any, ...], Any] = field(default_factory=dict)
+
+
+def _memo(ctx: _Ctx, key: tuple[Any, ...], compute: Callable[[], Any]) -> Any:
+    if key not in ctx.memo:
+        ctx.memo[key] = compute()
+    return ctx.memo[key]
 
 
 _CORPUS: dict[int, Any] = {}
@@ -517,7 +527,9 @@ def _evaluate(gv: K.GoodView, lines: list[K.Line], ctx: _Ctx) -> _Res:
         return _other_requirements(gv, lines, res, "C", ctx, fig)
 
     # (B) the product-specific rule.
-    match = _rules_for(ctx.corpus, gv, ctx.date)
+    match = _memo(
+        ctx, ("rules", gv.hts, gv.use, gv.country, gv.facts.get("trade")), lambda: _rules_for(ctx.corpus, gv, ctx.date)
+    )
     status = getattr(match, "status", "found")
     notes = list(getattr(match, "chapter_notes", ()) or ())
     if status != "found" or not match.rules:
@@ -535,7 +547,7 @@ def _evaluate(gv: K.GoodView, lines: list[K.Line], ctx: _Ctx) -> _Res:
         res.status, res.needs = "unresolved", [need]
         return _schedule_2(gv, res, ctx)
     note_checks = _note_requirements(gv, notes)
-    au = _auto(gv, ctx)
+    au = _memo(ctx, ("auto", gv.path, gv.hts, gv.use), lambda: _auto(gv, ctx))
     b = _psr(gv, lines, match.rules, res, ctx, fig, au)
     if b is True and note_checks:
         for ch in note_checks:
@@ -565,7 +577,7 @@ def _schedule_2(gv: K.GoodView, res: _Res, ctx: _Ctx) -> _Res:
     gen = ctx.general
     if gv.path != "good" or gen is None or not hasattr(gen, "deemed_originating"):
         return res
-    do = gen.deemed_originating(gv.hts, conn=ctx.conn)
+    do = _memo(ctx, ("schedule_2", gv.hts), lambda: gen.deemed_originating(gv.hts, conn=ctx.conn))
     if do.status == "not_listed":
         return res
     if do.status == "unresolved":
@@ -976,7 +988,8 @@ def _parts(
             if alt.shift is None or alt.unparsed_reason:
                 continue
             sr = K.tariff_shift(alt.shift, gv.hts, K.shift_lines(gv, lines))
-            ap = K.parts_fallback_applies(gv, alt.shift, sr.failing, _parts_in_nomenclature(gv, ctx))
+            nom = _memo(ctx, ("parts", gv.hts), lambda: _parts_in_nomenclature(gv, ctx))
+            ap = K.parts_fallback_applies(gv, alt.shift, sr.failing, nom)
             step = _t("(D) parts fallback - applicability", ap.citation, ap.detail)
             if step not in res.trace:
                 res.trace.append(step)
