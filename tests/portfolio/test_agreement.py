@@ -586,3 +586,26 @@ def test_agreement_on_rules_asking_what_the_good_is_or_a_proviso(conn: Any) -> N
         # the parts fallback's statement, as before: ``needs`` is not among the agreed KEYS)
         facts = [f for f in x["engine"]["needs"] if ".facts." in f and ".facts.materials_are_parts" not in f]
         assert [f for f in x["kernel"]["needs"] if ".facts." in f] == facts, x
+
+
+@pytest.mark.slow
+def test_agreement_where_a_narrower_rule_prevails(conn: Any) -> None:
+    """Codes covered by several rules, none by date, trade or use: the rule of the narrowest scope prevails (a
+    tariff-item rule over its subheading's), as ``rules_for`` selects it; kernel == engine on those goods."""
+    from usmca.portfolio.synth import SynthSpec, codes_from_store, synth_portfolio
+    from usmca.rules.corpus import load_corpus
+
+    corpus = load_corpus(conn)
+    tables = RuleTables.from_rules(corpus.rules)
+    codes = codes_from_store(conn, ON)
+    series = pl.Series("hts", codes, pl.String)
+    every = match_rules(series, tables, most_specific=False).filter(pl.col("rule_idxs").list.len() > 1)
+    one = match_rules(every["hts"], tables).filter(pl.col("rule_idxs").list.len() == 1)
+    assert one.height > 30
+    for h, (idx,) in one.select("hts", "rule_idxs").head(60).iter_rows():
+        assert corpus.rules_for(h, on=ON, trade="MX-US").rules[0].id == tables.rules[idx].id, h
+    spec = SynthSpec(skus=300, lines=5, seed=5, multi_level=0.0, date=ON)
+    products, bom, _decl = synth_portfolio(spec, sorted(one["hts"].to_list()), codes)
+    seen: list[dict[str, Any]] = []
+    n = _agree(products.to_dicts(), bom.to_dicts(), corpus, tables, seen)
+    assert n > 200 and len({x["kernel"]["rule_id"] for x in seen}) > 5, n

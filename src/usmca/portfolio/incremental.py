@@ -82,7 +82,12 @@ class PortfolioState:
         prods = self.portfolio.products.select("sku", "hts")
         scoped: set[str] = set()
         for tables in (old_tables, RuleTables.from_rules(changed)):
-            m = match_rules(prods["hts"].unique(), tables).explode("rule_idxs").drop_nulls("rule_idxs")
+            # (every rule covering the code, the less specific too: a change to any of them may matter)
+            m = (
+                match_rules(prods["hts"].unique(), tables, most_specific=False)
+                .explode("rule_idxs")
+                .drop_nulls("rule_idxs")
+            )
             m = m.join(tables.rule_info.select(pl.col("rule_idx").alias("rule_idxs"), "rule_id"), on="rule_idxs")
             codes = m.filter(pl.col("rule_id").is_in(list(ids)))["hts"].unique().to_list()
             scoped |= set(prods.filter(pl.col("hts").is_in(codes))["sku"].to_list())

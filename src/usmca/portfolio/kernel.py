@@ -77,7 +77,15 @@ class RuleTables:
         alt_idx = 0
         for i, r in enumerate(rules):
             why = kernel_blocker(r)
-            info.append({"rule_idx": i, "rule_id": r.id, "kernel_ok": why is None, "why": why})
+            # a rule that applies only on some dates, trade directions or uses (``rules_for`` filters on these)
+            filters = bool(
+                r.use
+                or r.valid_from
+                or r.valid_to
+                or getattr(r, "trade", ())
+                or any(a.good_qualifier is not None and a.good_qualifier.kind == "use" for a in r.alternatives)
+            )
+            info.append({"rule_idx": i, "rule_id": r.id, "kernel_ok": why is None, "why": why, "filters": filters})
             ch = r.provenance.chapter
             for cr in r.scope.ranges:
                 scope.append(
@@ -146,6 +154,7 @@ class RuleTables:
                     "rule_id": pl.String(),
                     "kernel_ok": pl.Boolean(),
                     "why": pl.String(),
+                    "filters": pl.Boolean(),
                 },
             ),
             scope=pl.DataFrame(
@@ -263,10 +272,15 @@ def _span(code: pl.Expr, width: pl.Expr | int, pad: str) -> pl.Expr:
     return code.str.slice(0, w).str.pad_end(16, pad).str.slice(0, w).cast(pl.Int64)
 
 
-def match_rules(codes: pl.Series, tables: RuleTables) -> pl.DataFrame:
+def match_rules(codes: pl.Series, tables: RuleTables, most_specific: bool = True) -> pl.DataFrame:
     """Distinct good codes -> rule_idxs (rules of the code's chapter whose scope covers it, as
     ``Corpus.rules_for`` selects them) and ``ambiguous`` (the code is in a rule's ambiguous-mapping scope).
-    An interval join on the prefix at each range width: ranges are never expanded."""
+    An interval join on the prefix at each range width: ranges are never expanded.
+
+    ``most_specific``: where several rules cover a code and none of them depends on the date, the trade
+    direction or the use, only those whose covering range is the widest (a tariff-item rule over the rule of
+    its subheading) are kept, as ``rules_for`` keeps them; an ambiguous mapping then counts only for them.
+    Rules that filter by date, trade or use are all kept (``rules_for`` filters before it compares widths)."""
     df = pl.DataFrame({"hts": codes}).unique().with_columns(pl.col("hts").str.slice(0, 2).alias("chapter"))
     found = []
     for w in tables.scope["width"].unique().to_list():
@@ -275,20 +289,25 @@ def match_rules(codes: pl.Series, tables: RuleTables) -> pl.DataFrame:
         found.append(
             probe.join_where(sc, pl.col("c_lo") >= pl.col("lo"), pl.col("c_hi") <= pl.col("hi"))
             .filter(pl.col("chapter") == pl.col("r_chapter"))
-            .select("hts", "rule_idx", "ambiguous")
+            .select("hts", "rule_idx", "ambiguous", pl.lit(w, pl.Int32).alias("width"))
         )
     hits = (
         pl.concat(found)
         if found
-        else pl.DataFrame(schema={"hts": pl.String, "rule_idx": pl.Int32, "ambiguous": pl.Boolean})
-    )
-    agg = (
-        hits.unique()
-        .group_by("hts")
-        .agg(
-            pl.col("rule_idx").filter(~pl.col("ambiguous")).unique().sort().alias("rule_idxs"),
-            pl.col("ambiguous").any().alias("ambiguous"),
+        else pl.DataFrame(schema={"hts": pl.String, "rule_idx": pl.Int32, "ambiguous": pl.Boolean, "width": pl.Int32})
+    ).unique()
+    if most_specific and hits.height:
+        # the width of each rule's covering range (its ambiguous ranges aside), the widest per code, and
+        # whether any rule of the code filters (then none is dropped)
+        rw = hits.filter(~pl.col("ambiguous")).group_by("hts", "rule_idx").agg(pl.col("width").max().alias("rw"))
+        rw = rw.join(tables.rule_info.select("rule_idx", "filters"), on="rule_idx", how="left").with_columns(
+            pl.col("rw").max().over("hts").alias("best"), pl.col("filters").any().over("hts").alias("any_f")
         )
+        dropped = rw.filter(~pl.col("any_f") & (pl.col("rw") < pl.col("best"))).select("hts", "rule_idx")
+        hits = hits.join(dropped, on=["hts", "rule_idx"], how="anti")
+    agg = hits.group_by("hts").agg(
+        pl.col("rule_idx").filter(~pl.col("ambiguous")).unique().sort().alias("rule_idxs"),
+        pl.col("ambiguous").any().alias("ambiguous"),
     )
     return (
         df.drop("chapter")

@@ -777,6 +777,21 @@ def _blockers(d: Any) -> list[str]:
     return out
 
 
+# the bill's columns ``case_dict`` reads
+_CASE_LINE_COLUMNS = (
+    "parent_sku",
+    "component_id",
+    "component_hts",
+    "value_u",
+    "description",
+    "country",
+    "weight_u",
+    "self_produced",
+    "intermediate",
+    "origin",
+)
+
+
 def _fallback(
     pf: Portfolio,
     fb: pl.DataFrame,
@@ -795,7 +810,13 @@ def _fallback(
         wanted = need | set(below)
         prod = {r["sku"]: r for r in pf.products.filter(pl.col("sku").is_in(list(wanted))).iter_rows(named=True)}
         bom_by_parent: dict[str, list[dict[str, Any]]] = {}
-        sub = pf.bom.filter(pl.col("parent_sku").is_in(list(wanted)))
+        # (lazily, keeping the columns a case reads: an eager filter copies every column of the whole bill)
+        sub = (
+            pf.bom.lazy()
+            .filter(pl.col("parent_sku").is_in(list(wanted)))
+            .select(c for c in _CASE_LINE_COLUMNS if c in pf.bom.columns)
+            .collect()
+        )
         for r in sub.iter_rows(named=True):
             bom_by_parent.setdefault(r["parent_sku"], []).append(r)
         reasons = dict(zip(fb["sku"].to_list(), fb["reason"].to_list(), strict=True))
