@@ -480,6 +480,29 @@ def test_unknown_origin_named_in_needs() -> None:
     assert len(d.needs) == 1 and d.needs[0].startswith("materials[0].origin (frame)")
 
 
+def test_parts_fallback_weighs_only_the_branches_written_for_the_good() -> None:
+    """s.3(4)(a): the parts fallback is about the change the rule sets for the good. A branch written for other
+    codes of the rule's scope (here (A), for 8407.10) is not that change, even where its shift would leave only
+    materials of the good's own subheading failing."""
+    from dataclasses import replace
+
+    from usmca.nomenclature.codes import CodeSet
+
+    a = replace(alt("A", shift("any_other", "subheading")), target=CodeSet.of("8407.10"))
+    b = replace(alt("B", shift("any_other", "heading")), target=CodeSet.of("8407.21-8407.29"))
+    r = rule("8407.10-8407.29", a, b)
+    mats = [
+        {"hts": "8407.10", "origin": "non_originating", "value": 10},
+        {"hts": "8407.21", "origin": "non_originating", "value": 10},
+    ]
+    good = {"hts": "8407.21.0040", "transaction_value": 100, "facts": {"materials_are_parts": True}}
+    d = det(case(good, mats), r)
+    assert (d.status, d.criterion) == ("non_originating", None), d.trace
+    # for a good of 8407.10 the same bill passes (A)'s shift except for its own subheading: (D) applies
+    d = det(case({**good, "hts": "8407.10.0000"}, [{**mats[0], "value": 30}, {**mats[1], "hts": "8409.91"}]), r)
+    assert (d.status, d.criterion) == ("originating", "D"), d.trace
+
+
 def test_unknown_origins_are_weighed_without_asking_for_the_rule_again() -> None:
     """Each material of unknown origin is weighed by evaluating the good again as if it originated; the rule
     lookup (a corpus query) is made once per good and call, and the answer is the same."""

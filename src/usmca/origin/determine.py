@@ -987,6 +987,10 @@ def _parts(
         for alt in rule.alternatives:
             if alt.shift is None or alt.unparsed_reason:
                 continue
+            if alt.target and not alt.target.contains(gv.hts):
+                # s.3(4)(a) is about the change the rule sets for this good: a branch written for other codes
+                # of the rule's scope is not that change (as in (B), ``_psr``)
+                continue
             sr = K.tariff_shift(alt.shift, gv.hts, K.shift_lines(gv, lines))
             nom = _memo(ctx, ("parts", gv.hts), lambda: _parts_in_nomenclature(gv, ctx))
             ap = K.parts_fallback_applies(gv, alt.shift, sr.failing, nom)

@@ -34,7 +34,7 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
-from usmca.nomenclature.codes import LEVEL_DIGITS, CodeSet
+from usmca.nomenclature.codes import LEVEL_DIGITS, CodeSet, format_code
 from usmca.rules.grammar import Alternative, Rule
 
 TERRITORY = ("US", "MX", "CA")
@@ -723,9 +723,14 @@ def evaluate(
     pa = p.select("sku", "ghts", "rule_idx").join(tables.alts, on="rule_idx", how="inner")
     # (in SKU order, and marked so, as the lines are)
     pa = _sorted_flag(_branches_for_good(pa, tables).sort("sku", "alt_idx"))
+    # A rule covering the code whose branches are all written for other codes of its scope (a scope extended
+    # to a new HS 2022 subheading by correlation): (B) is undecided on the classification, and (D) has no
+    # branch to weigh (``determine._psr``, ``_parts``); answered at the end, with Schedule 2. A vehicle among
+    # them goes to the engine.
     no_branch = p.join(pa.select("sku").unique(), on="sku", how="anti")
-    send_back(no_branch, "no branch of the rule changes to the good's code")
-    p = p.join(no_branch.select("sku"), on="sku", how="anti")
+    send_back(no_branch.filter(pl.col("veh")), "a vehicle whose rule has no branch for its code")
+    no_branch = no_branch.filter(~pl.col("veh")).select("sku", "ghts", "rule_idx")
+    p = p.join(pa.select("sku").unique(), on="sku", how="semi")
     m_of = {c: pl.lit(mc[c]).gather(pl.col("mid")) for c in ("mhts", "m_int", "m_len")}  # by material id
     # per-SKU facts as dense columns indexed by the SKU id: a line looks its SKU's up by position (a gather),
     # not by a join of millions of lines
@@ -1082,6 +1087,7 @@ def evaluate(
         pl.when(pl.col("_s2")).then(pl.concat_list("needs", "s2_needs")).otherwise(pl.col("needs")).alias("needs")
     )
     res = pl.concat([res.filter(~fix), fixed]) if fixed.height else res
+    nb = _no_branch_results(no_branch, tables, deemed_originating)
     c = all_orig.select(
         "sku",
         pl.lit("originating").alias("status"),
@@ -1107,7 +1113,7 @@ def evaluate(
         pl.lit(False).alias("de_minimis"),
     )
     schema = pl.Schema({**RESULT_SCHEMA, "sku": pl.UInt32()})
-    results = pl.concat([o, c, res.select(list(RESULT_SCHEMA))], how="vertical_relaxed").cast(schema)
+    results = pl.concat([o, c, nb, res.select(list(RESULT_SCHEMA))], how="vertical_relaxed").cast(schema)
     fb = (
         pl.concat(fallback).unique("sku", keep="first", maintain_order=True)
         if fallback
@@ -1118,6 +1124,46 @@ def evaluate(
         return df.with_columns(names.gather(df["sku"]).alias("sku"))
 
     return KernelResult(results=named(results).cast(RESULT_SCHEMA), fallback=named(fb))
+
+
+def _no_branch_results(
+    nb: pl.DataFrame, tables: RuleTables, deemed_originating: Callable[[str], bool] | None
+) -> pl.DataFrame:
+    """Results for goods whose rule has no branch written for their code (``nb``: sku, ghts, rule_idx), in the
+    engine's words (``determine._psr``): unresolved naming the classification to check; Schedule 2 as for any
+    good that does not pass (B) or (D) (deemed originating, or unresolved on its facts too)."""
+    rows = nb.join(tables.rule_info.select("rule_idx", "rule_id"), on="rule_idx", how="left")
+    keys = rows.select("ghts", "rule_id").unique()
+    s2_hook = getattr(deemed_originating, "needs", None)
+    why, deemed, s2 = [], [], []
+    for g, rid in keys.iter_rows():
+        why.append(
+            f"good.hts: no alternative of {rid} is written for {format_code(g)}: its branches name other codes "
+            "of the rule's scope (see the rule's mapping notes); check the official GN 11(o) text"
+        )
+        deemed.append(bool(deemed_originating(g)) if deemed_originating else False)
+        s2.append(list(s2_hook(g) or []) if s2_hook and not deemed[-1] else [])
+    keys = keys.with_columns(
+        pl.Series("_why", why, pl.String),
+        pl.Series("_deemed", deemed, pl.Boolean),
+        pl.Series("_s2", s2, pl.List(pl.String)),
+    )
+    rows = rows.join(keys, on=["ghts", "rule_id"], how="left")
+    return rows.select(
+        "sku",
+        pl.when(pl.col("_deemed")).then(pl.lit("originating")).otherwise(pl.lit("unresolved")).alias("status"),
+        pl.lit(None, pl.String).alias("criterion"),
+        "rule_id",
+        pl.lit(None, pl.Float64).alias("rvc_transaction_value"),
+        pl.lit(None, pl.Float64).alias("rvc_net_cost"),
+        pl.lit(None, pl.Float64).alias("rvc_margin"),
+        EMPTY.alias("blockers"),
+        pl.when(pl.col("_deemed"))
+        .then(EMPTY)
+        .otherwise(pl.concat_list("_why", "_s2"))
+        .alias("needs"),
+        pl.lit(False).alias("de_minimis"),
+    )
 
 
 def _fact_checks(pa: pl.DataFrame, nl: pl.DataFrame, mc: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
