@@ -76,6 +76,7 @@ def main() -> None:
         note_needs_hook,
         part6_hook,
         parts_hook,
+        rule_lookup_hook,
         schedule_checker,
         screen,
     )
@@ -118,6 +119,7 @@ def main() -> None:
         deemed_originating=deemed_hook(conn),
         note_needs=note_needs_hook(corpus),
         part6_open=part6_hook(ON, conn),
+        rule_lookup=rule_lookup_hook(corpus),
     )
     t_kernel = time.perf_counter() - t
     flush_memo(conn)

@@ -25,6 +25,7 @@ from usmca.portfolio.run import (
     general_hooks,
     note_needs_hook,
     part6_hook,
+    rule_lookup_hook,
     run_portfolio,
     screen,
 )
@@ -139,6 +140,7 @@ def _agree(
             deemed_originating=deemed_hook(None),
             note_needs=note_needs_hook(corpus),
             part6_open=part6_hook(ON, None),
+            rule_lookup=rule_lookup_hook(corpus),
         )
 
     res = kernel(pf.bom)
@@ -224,10 +226,12 @@ def test_run_uses_the_engine_for_what_the_kernel_leaves(conn: Any) -> None:
     got = {r["sku"]: r for r in rr.results.iter_rows(named=True)}
     assert not rr.skipped, rr.skipped
     assert got["A"]["engine"] == "kernel" and got["A"]["status"] == "originating"
-    assert got["B"]["engine"] == "single_good" and got["B"]["status"] == "unresolved"
-    assert "no rule" in got["B"]["fallback_reason"]
+    # no rule covers B: the kernel answers as the engine does, from the engine's own rule lookup
+    assert got["B"]["engine"] == "kernel" and got["B"]["status"] == "unresolved"
+    assert got["B"]["fallback_reason"] is None
+    assert got["B"]["needs"][0].startswith("good.hts 9406.90.00.00: no usable product-specific rule - no_rule")
     assert got["C"]["engine"] == "single_good" and "multi-level" in got["C"]["fallback_reason"]
-    assert rr.engine_counts == {"kernel": 1, "single_good": 2}
+    assert rr.engine_counts == {"kernel": 2, "single_good": 1}
 
 
 @pytest.mark.slow
@@ -636,6 +640,31 @@ def test_agreement_where_no_branch_is_written_for_the_code(conn: Any) -> None:
     n = _agree(products.to_dicts(), bom.to_dicts(), corpus, tables, seen)
     asked = [x for x in seen if x["kernel"]["needs"] and x["kernel"]["needs"][0].startswith("good.hts: no alternative")]
     assert n > 100 and len(asked) > 100, (n, len(asked))
+    for x in asked:  # the engine may add materials of unknown origin after them (``needs`` is not among KEYS)
+        k = list(x["kernel"]["needs"])
+        assert x["engine"]["needs"][: len(k)] == k, x
+
+
+@pytest.mark.slow
+def test_agreement_where_the_rule_lookup_finds_no_usable_rule(conn: Any) -> None:
+    """Codes reached only through an ambiguous correlation, or covered by several rules the text does not tell
+    apart, or by none: the engine's own rule lookup says what to state, the good is unresolved on it, and
+    Schedule 2 may still deem it originating; kernel == engine, the same needs."""
+    from usmca.portfolio.synth import SynthSpec, codes_from_store, synth_portfolio
+    from usmca.rules.corpus import load_corpus
+
+    corpus = load_corpus(conn)
+    tables = RuleTables.from_rules(corpus.rules)
+    codes = codes_from_store(conn, ON)
+    m = match_rules(pl.Series("hts", codes, pl.String), tables)
+    goods = m.filter(pl.col("ambiguous") | (pl.col("rule_idxs").list.len() != 1))["hts"].to_list()
+    assert len(goods) > 50
+    spec = SynthSpec(skus=300, lines=5, seed=8, multi_level=0.0, date=ON)
+    products, bom, _decl = synth_portfolio(spec, sorted(goods), codes)
+    seen: list[dict[str, Any]] = []
+    n = _agree(products.to_dicts(), bom.to_dicts(), corpus, tables, seen)
+    asked = [x for x in seen if any("no usable product-specific rule" in f for f in x["kernel"]["needs"])]
+    assert n > 150 and len(asked) > 100, (n, len(asked))
     for x in asked:  # the engine may add materials of unknown origin after them (``needs`` is not among KEYS)
         k = list(x["kernel"]["needs"])
         assert x["engine"]["needs"][: len(k)] == k, x

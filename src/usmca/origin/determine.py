@@ -530,18 +530,11 @@ def _evaluate(gv: K.GoodView, lines: list[K.Line], ctx: _Ctx) -> _Res:
     match = _memo(
         ctx, ("rules", gv.hts, gv.use, gv.country, gv.facts.get("trade")), lambda: _rules_for(ctx.corpus, gv, ctx.date)
     )
-    status = getattr(match, "status", "found")
     notes = list(getattr(match, "chapter_notes", ()) or ())
-    if status != "found" or not match.rules:
+    need = rule_lookup_need(gv.path, gv.hts, match)
+    if need is not None:
+        status = getattr(match, "status", "found")
         reason = getattr(match, "reason", "") or status
-        need = {
-            "needs_use": f"{gv.path}.use: {reason}",
-            "needs_trade": f"{gv.path}.facts.trade (CA-US, MX-US or other): {reason}",
-            "needs_date": f"date: {reason}",
-        }.get(
-            status,
-            f"{gv.path}.hts {format_code(gv.hts)}: no usable product-specific rule - {status}: {reason}",
-        )
         tr.append(_t("(B) product-specific rule", GN, f"{status}: {reason}"))
         res.checks.append(K.Check("rule", None, reason, GN, needs=(need,)))
         res.status, res.needs = "unresolved", [need]
@@ -602,6 +595,21 @@ def _schedule_2(gv: K.GoodView, res: _Res, ctx: _Ctx) -> _Res:
     )
     res.status, res.criterion, res.needs = "originating", None, []
     return res
+
+
+def rule_lookup_need(path: str, hts: str, match: Any) -> str | None:
+    """What a good must state when the rule lookup (``Corpus.rules_for``) found no usable rule: its use, the
+    trade direction, the date, or (ambiguous mapping, conflict, no rule) a check of its classification; None
+    when the lookup found the rule(s). The good is then unresolved on (B), and Schedule 2 may still apply."""
+    status = getattr(match, "status", "found")
+    if status == "found" and match.rules:
+        return None
+    reason = getattr(match, "reason", "") or status
+    return {
+        "needs_use": f"{path}.use: {reason}",
+        "needs_trade": f"{path}.facts.trade (CA-US, MX-US or other): {reason}",
+        "needs_date": f"date: {reason}",
+    }.get(status, f"{path}.hts {format_code(hts)}: no usable product-specific rule - {status}: {reason}")
 
 
 def _rules_for(corpus: Any, gv: K.GoodView, on: dt.date) -> Any:

@@ -589,6 +589,7 @@ def evaluate(
     deemed_originating: Callable[[str], bool] | None = None,
     note_needs: Callable[[str], list[str]] | None = None,
     part6_open: Callable[[str, dt.date | None], list[str] | None] | None = None,
+    rule_lookup: Callable[[str, dt.date | None, str | None, str | None], str | None] | None = None,
 ) -> KernelResult:
     """Evaluate SKUs whose bills are final (``lines.origin`` settled; no self-produced lines left).
 
@@ -611,6 +612,10 @@ def evaluate(
     which Part 6 sets a threshold are the engine's (``run.screen``). Its optional attribute
     ``vehicle(good_hts, use, date)`` gives a vehicle's s.13 threshold (tv, nc, tv only where the rule offers
     TV) when that is all its rule asks on the date, else None (the vehicle then goes to the engine).
+    ``rule_lookup(good_hts, date, use, country)``: for a code the rule tables cannot place (an ambiguous
+    mapping, no rule, several rules), what the engine's own rule lookup asks (``run.rule_lookup_hook``), or
+    None when it finds a rule (the good then goes to the engine); such a good is unresolved on it, Schedule 2
+    after.
     """
     # Inside the kernel a SKU is its row number: every join and group-by over the bill's lines then hashes
     # integers, not strings (several seconds at 20 million lines); names come back at the end.
@@ -706,6 +711,20 @@ def evaluate(
     # --- rule lookup (by distinct good code)
     rm = match_rules(p["ghts"], tables).with_columns(pl.col("rule_idxs").list.len().alias("n_rules"))
     p = p.join(rm, left_on="ghts", right_on="hts", how="left")
+    # codes the tables cannot place: where the engine's rule lookup finds no usable rule either, the good is
+    # unresolved on what it asks (``determine.rule_lookup_need``)
+    odd = p.filter(pl.col("ambiguous") | (pl.col("n_rules") != 1))
+    lookup_failed = pl.DataFrame(schema={"sku": pl.UInt32, "ghts": pl.String, "rule_id": pl.String, "need": pl.String})
+    if rule_lookup is not None and odd.height:
+        lk = odd.select("ghts", "date", "use", "cop").unique()
+        asked = [rule_lookup(g, d, u, c) for g, d, u, c in lk.iter_rows()]
+        lk = lk.with_columns(pl.Series("need", asked, pl.String))
+        lookup_failed = (
+            odd.join(lk, on=["ghts", "date", "use", "cop"], how="left", nulls_equal=True)
+            .filter(pl.col("need").is_not_null())
+            .select("sku", "ghts", pl.lit(None, pl.String).alias("rule_id"), "need")
+        )
+        p = p.join(lookup_failed.select("sku"), on="sku", how="anti")
     send_back(p.filter(pl.col("ambiguous")), "the code's rule is reached through an ambiguous correlation")
     p = p.filter(~pl.col("ambiguous")).drop("ambiguous")
     send_back(p.filter(pl.col("n_rules") == 0), "no rule found for the code")
@@ -729,7 +748,20 @@ def evaluate(
     # them goes to the engine.
     no_branch = p.join(pa.select("sku").unique(), on="sku", how="anti")
     send_back(no_branch.filter(pl.col("veh")), "a vehicle whose rule has no branch for its code")
-    no_branch = no_branch.filter(~pl.col("veh")).select("sku", "ghts", "rule_idx")
+    no_branch = (
+        no_branch.filter(~pl.col("veh"))
+        .select("sku", "ghts", "rule_idx")
+        .join(tables.rule_info.select("rule_idx", "rule_id"), on="rule_idx", how="left")
+    )
+    nb_keys = no_branch.select("ghts", "rule_id").unique()
+    nb_need = [
+        f"good.hts: no alternative of {rid} is written for {format_code(g)}: its branches name other codes of "
+        "the rule's scope (see the rule's mapping notes); check the official GN 11(o) text"
+        for g, rid in nb_keys.iter_rows()
+    ]
+    no_branch = no_branch.join(
+        nb_keys.with_columns(pl.Series("need", nb_need, pl.String)), on=["ghts", "rule_id"], how="left"
+    ).select("sku", "ghts", "rule_id", "need")
     p = p.join(pa.select("sku").unique(), on="sku", how="semi")
     m_of = {c: pl.lit(mc[c]).gather(pl.col("mid")) for c in ("mhts", "m_int", "m_len")}  # by material id
     # per-SKU facts as dense columns indexed by the SKU id: a line looks its SKU's up by position (a gather),
@@ -1087,7 +1119,7 @@ def evaluate(
         pl.when(pl.col("_s2")).then(pl.concat_list("needs", "s2_needs")).otherwise(pl.col("needs")).alias("needs")
     )
     res = pl.concat([res.filter(~fix), fixed]) if fixed.height else res
-    nb = _no_branch_results(no_branch, tables, deemed_originating)
+    nb = _unresolved_on_rule(pl.concat([lookup_failed, no_branch]), deemed_originating)
     c = all_orig.select(
         "sku",
         pl.lit("originating").alias("status"),
@@ -1126,30 +1158,19 @@ def evaluate(
     return KernelResult(results=named(results).cast(RESULT_SCHEMA), fallback=named(fb))
 
 
-def _no_branch_results(
-    nb: pl.DataFrame, tables: RuleTables, deemed_originating: Callable[[str], bool] | None
-) -> pl.DataFrame:
-    """Results for goods whose rule has no branch written for their code (``nb``: sku, ghts, rule_idx), in the
-    engine's words (``determine._psr``): unresolved naming the classification to check; Schedule 2 as for any
-    good that does not pass (B) or (D) (deemed originating, or unresolved on its facts too)."""
-    rows = nb.join(tables.rule_info.select("rule_idx", "rule_id"), on="rule_idx", how="left")
-    keys = rows.select("ghts", "rule_id").unique()
+def _unresolved_on_rule(rows: pl.DataFrame, deemed_originating: Callable[[str], bool] | None) -> pl.DataFrame:
+    """Results for goods left undecided by their rule before any branch is weighed (``rows``: sku, ghts,
+    rule_id, need): unresolved naming ``need`` (the engine's words), then Schedule 2 as for any good that does
+    not pass (B) or (D): deemed originating, or unresolved on its facts too (``determine._schedule_2``)."""
+    keys = rows.select("ghts").unique()
     s2_hook = getattr(deemed_originating, "needs", None)
-    why, deemed, s2 = [], [], []
-    for g, rid in keys.iter_rows():
-        why.append(
-            f"good.hts: no alternative of {rid} is written for {format_code(g)}: its branches name other codes "
-            "of the rule's scope (see the rule's mapping notes); check the official GN 11(o) text"
-        )
-        deemed.append(bool(deemed_originating(g)) if deemed_originating else False)
-        s2.append(list(s2_hook(g) or []) if s2_hook and not deemed[-1] else [])
-    keys = keys.with_columns(
-        pl.Series("_why", why, pl.String),
-        pl.Series("_deemed", deemed, pl.Boolean),
-        pl.Series("_s2", s2, pl.List(pl.String)),
-    )
-    rows = rows.join(keys, on=["ghts", "rule_id"], how="left")
-    return rows.select(
+    deemed = [bool(deemed_originating(g)) if deemed_originating else False for g in keys["ghts"].to_list()]
+    s2 = [
+        [] if d or s2_hook is None else list(s2_hook(g) or [])
+        for g, d in zip(keys["ghts"].to_list(), deemed, strict=True)
+    ]
+    keys = keys.with_columns(pl.Series("_deemed", deemed, pl.Boolean), pl.Series("_s2", s2, pl.List(pl.String)))
+    return rows.join(keys, on="ghts", how="left").select(
         "sku",
         pl.when(pl.col("_deemed")).then(pl.lit("originating")).otherwise(pl.lit("unresolved")).alias("status"),
         pl.lit(None, pl.String).alias("criterion"),
@@ -1158,10 +1179,7 @@ def _no_branch_results(
         pl.lit(None, pl.Float64).alias("rvc_net_cost"),
         pl.lit(None, pl.Float64).alias("rvc_margin"),
         EMPTY.alias("blockers"),
-        pl.when(pl.col("_deemed"))
-        .then(EMPTY)
-        .otherwise(pl.concat_list("_why", "_s2"))
-        .alias("needs"),
+        pl.when(pl.col("_deemed")).then(EMPTY).otherwise(pl.concat_list("need", "_s2")).alias("needs"),
         pl.lit(False).alias("de_minimis"),
     )
 

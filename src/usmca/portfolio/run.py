@@ -224,6 +224,28 @@ def note_needs_hook(corpus: Any) -> Callable[[str], list[str]] | None:
     return needs
 
 
+def rule_lookup_hook(corpus: Any) -> Callable[[str, Any, str | None, str | None], str | None] | None:
+    """``(good_hts, date, use, country_of_production)`` -> what the single-good engine asks when its rule
+    lookup finds no usable rule for such a good with no facts stated (``determine.rule_lookup_need``), or
+    None when it finds one. Asked only for codes the kernel cannot place (a few hundred at most)."""
+    if corpus is None or not hasattr(corpus, "rules_for"):
+        return None
+    from types import SimpleNamespace
+
+    from usmca.origin.determine import _rules_for, rule_lookup_need
+
+    cache: dict[tuple[Any, ...], str | None] = {}
+
+    def need(hts: str, day: Any, use: str | None, country: str | None) -> str | None:
+        key = (hts, day, use, country)
+        if key not in cache:
+            gv = SimpleNamespace(hts=hts, use=use, country=country, facts={})
+            cache[key] = rule_lookup_need("good", hts, _rules_for(corpus, gv, day))  # type: ignore[arg-type]
+        return cache[key]
+
+    return need
+
+
 def _automotive(corpus: Any) -> tuple[Any, Any]:
     """(the Part 6 rules the engine applies for this corpus, the module itself): a scenario's corpus carries
     its own (``corpus.automotive``), as ``determine`` takes them."""
@@ -611,6 +633,7 @@ def run_portfolio(
             deemed_originating=deemed_hook(conn),
             note_needs=note_needs_hook(corpus),
             part6_open=part6_hook(on, conn, corpus),
+            rule_lookup=rule_lookup_hook(corpus),
         )
     elif backend == "embedded":
         kr = evaluate(
@@ -623,6 +646,7 @@ def run_portfolio(
             deemed_originating=deemed_hook(conn),
             note_needs=note_needs_hook(corpus),
             part6_open=part6_hook(on, conn, corpus),
+            rule_lookup=rule_lookup_hook(corpus),
         )
     else:
         raise InputError("--backend", backend, "unknown backend", "embedded or spark")

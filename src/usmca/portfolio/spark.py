@@ -19,7 +19,7 @@ from typing import Any
 import polars as pl
 import pyarrow as pa
 
-from usmca.portfolio.kernel import RESULT_SCHEMA, VEHICLE_HEADINGS, KernelResult, RuleTables, evaluate
+from usmca.portfolio.kernel import RESULT_SCHEMA, VEHICLE_HEADINGS, KernelResult, RuleTables, evaluate, match_rules
 
 PRODUCT_COLS = (
     "sku",
@@ -107,6 +107,7 @@ def _hooks(h: dict[str, Any]) -> dict[str, Any]:
     deemed: dict[str, bool] = h["deemed"]
     notes: dict[str, list[str]] = h.get("notes", {})
     part6: dict[tuple[str, Any], list[str] | None] = h.get("part6", {})
+    lookup: dict[tuple[Any, ...], str | None] = h.get("lookup", {})
     s2: dict[str, list[str] | None] = h.get("s2", {})
 
     def deemed_fn(g: str) -> bool:
@@ -126,6 +127,7 @@ def _hooks(h: dict[str, Any]) -> dict[str, Any]:
         "deemed_originating": deemed_fn,
         "note_needs": lambda g: notes.get(g, []),
         "part6_open": part6_fn,
+        "rule_lookup": (lambda g, d, u, c: lookup.get((g, d, u, c))) if lookup else None,
     }
 
 
@@ -141,6 +143,16 @@ def _to_arrow(kr: KernelResult) -> pa.Table:
     return out.to_arrow().cast(_out_schema())
 
 
+def _lookups(
+    products: pl.DataFrame, tables: RuleTables, rule_lookup: Callable[[str, Any, str | None, str | None], str | None]
+) -> dict[tuple[Any, ...], str | None]:
+    m = match_rules(products["hts"], tables).filter(pl.col("ambiguous") | (pl.col("rule_idxs").list.len() != 1))
+    keys = products.filter(pl.col("hts").is_in(m["hts"].implode())).select(
+        "hts", "date", "use", "country_of_production"
+    )
+    return {(g, d, u, c): rule_lookup(g, d, u, c) for g, d, u, c in keys.unique().iter_rows()}
+
+
 def evaluate_spark(
     products: pl.DataFrame,
     lines: pl.DataFrame,
@@ -152,6 +164,7 @@ def evaluate_spark(
     deemed_originating: Callable[[str], bool] | None = None,
     note_needs: Callable[[str], list[str]] | None = None,
     part6_open: Callable[[str, Any], list[str] | None] | None = None,
+    rule_lookup: Callable[[str, Any, str | None, str | None], str | None] | None = None,
     spark: Any = None,
     partitions: int | None = None,
 ) -> KernelResult:
@@ -178,6 +191,8 @@ def evaluate_spark(
         }
         if (vehicle := getattr(part6_open, "vehicle", None))
         else {},
+        # the engine's rule lookup, asked on the driver for the codes the rule tables cannot place
+        "lookup": _lookups(products, tables, rule_lookup) if rule_lookup else {},
     }
     wide = products.select(list(PRODUCT_COLS)).join(
         lines.select(pl.col("parent_sku").alias("sku"), *LINE_COLS), on="sku", how="left"
