@@ -28,11 +28,11 @@ def spark() -> Any:
 def test_spark_equals_embedded(conn: Any, spark: Any) -> None:
     from usmca.portfolio.kernel import evaluate
     from usmca.portfolio.read import check_portfolio
-    from usmca.portfolio.run import deemed_hook, general_hooks, load_rule_tables, parts_hook
+    from usmca.portfolio.run import deemed_hook, general_hooks, load_rule_tables, parts_hook, rule_lookup_hook
     from usmca.portfolio.spark import evaluate_spark
     from usmca.portfolio.synth import SynthSpec, codes_from_store, good_codes_with_rules, synth_portfolio
 
-    tables, _corpus = load_rule_tables(conn)
+    tables, corpus = load_rule_tables(conn)
     codes = codes_from_store(conn, ON)
     products, bom, decl = synth_portfolio(
         SynthSpec(skus=600, lines=8, seed=3, multi_level=0.0, date=ON),
@@ -52,10 +52,14 @@ def test_spark_equals_embedded(conn: Any, spark: Any) -> None:
         "dm_mode": mode,
         "parts_in_nomenclature": parts_hook(ON, conn),
         "deemed_originating": deemed_hook(conn),
+        "rule_lookup": rule_lookup_hook(corpus),
     }
     emb = evaluate(pf.products, pf.bom, tables, **kw)
     spk = evaluate_spark(pf.products, pf.bom, tables, spark=spark, partitions=3, **kw)
     assert emb.results.height > 300
+    # some goods are answered from the engine's rule lookup (the synthetic mix holds codes the tables cannot
+    # place): on the workers as on the driver
+    assert emb.results.filter(pl.col("needs").list.first().str.contains("no usable product-specific rule")).height
     a = emb.results.sort("sku")
     b = spk.results.sort("sku")
     assert a.columns == b.columns
