@@ -647,9 +647,9 @@ def test_agreement_where_no_branch_is_written_for_the_code(conn: Any) -> None:
 
 @pytest.mark.slow
 def test_agreement_where_the_rule_lookup_finds_no_usable_rule(conn: Any) -> None:
-    """Codes reached only through an ambiguous correlation, or covered by several rules the text does not tell
-    apart, or by none: the engine's own rule lookup says what to state, the good is unresolved on it, and
-    Schedule 2 may still deem it originating; kernel == engine, the same needs."""
+    """Codes the rule tables cannot place (an ambiguous correlation, several rules, none): where the engine's
+    own rule lookup finds no usable rule either, the good is unresolved on what it asks and Schedule 2 may still
+    deem it originating; where it finds one, the kernel applies it. kernel == engine, the same needs."""
     from usmca.portfolio.synth import SynthSpec, codes_from_store, synth_portfolio
     from usmca.rules.corpus import load_corpus
 
@@ -664,7 +664,10 @@ def test_agreement_where_the_rule_lookup_finds_no_usable_rule(conn: Any) -> None
     seen: list[dict[str, Any]] = []
     n = _agree(products.to_dicts(), bom.to_dicts(), corpus, tables, seen)
     asked = [x for x in seen if any("no usable product-specific rule" in f for f in x["kernel"]["needs"])]
-    assert n > 150 and len(asked) > 100, (n, len(asked))
+    # where the engine's lookup finds the one rule (a narrower or trade-specific one the tables flag as
+    # ambiguous), the kernel applies that rule
+    placed = [x for x in seen if x["kernel"]["rule_id"] is not None]
+    assert n > 150 and len(asked) > 50 and len(placed) > 3, (n, len(asked), len(placed))
     for x in asked:  # the engine may add materials of unknown origin after them (``needs`` is not among KEYS)
         k = list(x["kernel"]["needs"])
         assert x["engine"]["needs"][: len(k)] == k, x

@@ -589,7 +589,7 @@ def evaluate(
     deemed_originating: Callable[[str], bool] | None = None,
     note_needs: Callable[[str], list[str]] | None = None,
     part6_open: Callable[[str, dt.date | None], list[str] | None] | None = None,
-    rule_lookup: Callable[[str, dt.date | None, str | None, str | None], str | None] | None = None,
+    rule_lookup: Callable[[str, dt.date | None, str | None, str | None], str | tuple[str, ...]] | None = None,
 ) -> KernelResult:
     """Evaluate SKUs whose bills are final (``lines.origin`` settled; no self-produced lines left).
 
@@ -613,9 +613,9 @@ def evaluate(
     ``vehicle(good_hts, use, date)`` gives a vehicle's s.13 threshold (tv, nc, tv only where the rule offers
     TV) when that is all its rule asks on the date, else None (the vehicle then goes to the engine).
     ``rule_lookup(good_hts, date, use, country)``: for a code the rule tables cannot place (an ambiguous
-    mapping, no rule, several rules), what the engine's own rule lookup asks (``run.rule_lookup_hook``), or
-    None when it finds a rule (the good then goes to the engine); such a good is unresolved on it, Schedule 2
-    after.
+    mapping, no rule, several rules), the engine's own rule lookup (``run.rule_lookup_hook``): what it asks
+    when it finds no usable rule (the good is then unresolved on it, Schedule 2 after), else the ids of the
+    rules it found (one: the kernel applies it; several: the good goes to the engine).
     """
     # Inside the kernel a SKU is its row number: every join and group-by over the bill's lines then hashes
     # integers, not strings (several seconds at 20 million lines); names come back at the end.
@@ -718,13 +718,39 @@ def evaluate(
     if rule_lookup is not None and odd.height:
         lk = odd.select("ghts", "date", "use", "cop").unique()
         asked = [rule_lookup(g, d, u, c) for g, d, u, c in lk.iter_rows()]
-        lk = lk.with_columns(pl.Series("need", asked, pl.String))
-        lookup_failed = (
-            odd.join(lk, on=["ghts", "date", "use", "cop"], how="left", nulls_equal=True)
-            .filter(pl.col("need").is_not_null())
-            .select("sku", "ghts", pl.lit(None, pl.String).alias("rule_id"), "need")
+        # the rule the engine found, where it found one the tables hold once (ids are unique in a corpus)
+        ids = tables.rule_info.group_by("rule_id").agg(pl.col("rule_idx").first(), pl.len().alias("_k"))
+        idx_of = dict(ids.filter(pl.col("_k") == 1).select("rule_id", "rule_idx").iter_rows())
+        lk = lk.with_columns(
+            pl.Series("need", [a if isinstance(a, str) else None for a in asked], pl.String),
+            pl.Series(
+                "_found",
+                [idx_of.get(a[0]) if isinstance(a, tuple) and len(a) == 1 else None for a in asked],
+                pl.Int32,
+            ),
+        )
+        odd = odd.join(lk, on=["ghts", "date", "use", "cop"], how="left", nulls_equal=True)
+        lookup_failed = odd.filter(pl.col("need").is_not_null()).select(
+            "sku", "ghts", pl.lit(None, pl.String).alias("rule_id"), "need"
         )
         p = p.join(lookup_failed.select("sku"), on="sku", how="anti")
+        found = odd.filter(pl.col("_found").is_not_null()).select("sku", "_found")
+        if found.height:
+            p = (
+                p.join(found, on="sku", how="left")
+                .with_columns(
+                    pl.when(pl.col("_found").is_not_null())
+                    .then(pl.concat_list("_found"))
+                    .otherwise(pl.col("rule_idxs"))
+                    .alias("rule_idxs"),
+                    pl.when(pl.col("_found").is_not_null()).then(1).otherwise(pl.col("n_rules")).alias("n_rules"),
+                    pl.when(pl.col("_found").is_not_null())
+                    .then(False)
+                    .otherwise(pl.col("ambiguous"))
+                    .alias("ambiguous"),
+                )
+                .drop("_found")
+            )
     send_back(p.filter(pl.col("ambiguous")), "the code's rule is reached through an ambiguous correlation")
     p = p.filter(~pl.col("ambiguous")).drop("ambiguous")
     send_back(p.filter(pl.col("n_rules") == 0), "no rule found for the code")

@@ -224,26 +224,28 @@ def note_needs_hook(corpus: Any) -> Callable[[str], list[str]] | None:
     return needs
 
 
-def rule_lookup_hook(corpus: Any) -> Callable[[str, Any, str | None, str | None], str | None] | None:
-    """``(good_hts, date, use, country_of_production)`` -> what the single-good engine asks when its rule
-    lookup finds no usable rule for such a good with no facts stated (``determine.rule_lookup_need``), or
-    None when it finds one. Asked only for codes the kernel cannot place (a few hundred at most)."""
+def rule_lookup_hook(corpus: Any) -> Callable[[str, Any, str | None, str | None], str | tuple[str, ...]] | None:
+    """``(good_hts, date, use, country_of_production)`` -> the single-good engine's rule lookup for such a good
+    with no facts stated: what it asks when it finds no usable rule (``determine.rule_lookup_need``), else the
+    ids of the rules it found. Asked only for codes the kernel's tables cannot place (a few hundred at most)."""
     if corpus is None or not hasattr(corpus, "rules_for"):
         return None
     from types import SimpleNamespace
 
     from usmca.origin.determine import _rules_for, rule_lookup_need
 
-    cache: dict[tuple[Any, ...], str | None] = {}
+    cache: dict[tuple[Any, ...], str | tuple[str, ...]] = {}
 
-    def need(hts: str, day: Any, use: str | None, country: str | None) -> str | None:
+    def lookup(hts: str, day: Any, use: str | None, country: str | None) -> str | tuple[str, ...]:
         key = (hts, day, use, country)
         if key not in cache:
             gv = SimpleNamespace(hts=hts, use=use, country=country, facts={})
-            cache[key] = rule_lookup_need("good", hts, _rules_for(corpus, gv, day))  # type: ignore[arg-type]
+            match = _rules_for(corpus, gv, day)  # type: ignore[arg-type]
+            need = rule_lookup_need("good", hts, match)
+            cache[key] = need if need is not None else tuple(r.id for r in match.rules)
         return cache[key]
 
-    return need
+    return lookup
 
 
 def _automotive(corpus: Any) -> tuple[Any, Any]:

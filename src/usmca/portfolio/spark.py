@@ -107,7 +107,7 @@ def _hooks(h: dict[str, Any]) -> dict[str, Any]:
     deemed: dict[str, bool] = h["deemed"]
     notes: dict[str, list[str]] = h.get("notes", {})
     part6: dict[tuple[str, Any], list[str] | None] = h.get("part6", {})
-    lookup: dict[tuple[Any, ...], str | None] = h.get("lookup", {})
+    lookup: dict[tuple[Any, ...], str | tuple[str, ...]] = h.get("lookup", {})
     s2: dict[str, list[str] | None] = h.get("s2", {})
 
     def deemed_fn(g: str) -> bool:
@@ -144,8 +144,10 @@ def _to_arrow(kr: KernelResult) -> pa.Table:
 
 
 def _lookups(
-    products: pl.DataFrame, tables: RuleTables, rule_lookup: Callable[[str, Any, str | None, str | None], str | None]
-) -> dict[tuple[Any, ...], str | None]:
+    products: pl.DataFrame,
+    tables: RuleTables,
+    rule_lookup: Callable[[str, Any, str | None, str | None], str | tuple[str, ...]],
+) -> dict[tuple[Any, ...], str | tuple[str, ...]]:
     m = match_rules(products["hts"], tables).filter(pl.col("ambiguous") | (pl.col("rule_idxs").list.len() != 1))
     keys = products.filter(pl.col("hts").is_in(m["hts"].implode())).select(
         "hts", "date", "use", "country_of_production"
@@ -164,7 +166,7 @@ def evaluate_spark(
     deemed_originating: Callable[[str], bool] | None = None,
     note_needs: Callable[[str], list[str]] | None = None,
     part6_open: Callable[[str, Any], list[str] | None] | None = None,
-    rule_lookup: Callable[[str, Any, str | None, str | None], str | None] | None = None,
+    rule_lookup: Callable[[str, Any, str | None, str | None], str | tuple[str, ...]] | None = None,
     spark: Any = None,
     partitions: int | None = None,
 ) -> KernelResult:
