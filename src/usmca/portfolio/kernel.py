@@ -4,7 +4,10 @@ The single-good engine (``usmca.origin.determine``) is the reference: this kerne
 the cases it covers, in columnar form, and hands every other SKU back with the reason (``fallback``):
 
 * rule lookup: distinct good codes are joined to the rules' scope ranges by an interval join on the code
-  prefix at each range width (ranges are never expanded into lists);
+  prefix at each range width (ranges are never expanded into lists), the narrowest scope prevailing as in
+  ``Corpus.rules_for``; a code the tables cannot place (none, several, an ambiguous mapping) is put to the
+  engine's own rule lookup (``rule_lookup``), and a good whose rule has no branch for its code is unresolved
+  as the engine answers it;
 * tariff shift: ``TariffShift.allows`` in vectorized form. Range-set membership (exclusions, "from" codes,
   "that group") depends only on (alternative, material code), so it is computed once per distinct pair by
   an interval join; the level comparisons with the good's code run per line;
@@ -18,11 +21,10 @@ the cases it covers, in columnar form, and hands every other SKU back with the r
   alternative it reports (first passing, first undecided, first failing with an RVC, first failing).
 
 What the kernel leaves to the single-good engine (``fallback`` with the reason; ``run.screen`` adds Part 6
-parts with a threshold in force, and codes Schedule 2 cannot be asked about): goods outside a single structured rule
-(none, several, an end use, a date window, a trade direction, a class of vehicle or a use the branch asks,
-unparsed text, mapping defects),
-vehicles whose s.13 rule asks more than a threshold, goods for use in a vehicle, material codes too short for
-the rule's test, no bill, de minimis of another kind.
+parts with a threshold in force, and codes Schedule 2 cannot be asked about): goods whose rule the kernel does
+not evaluate (several rules the engine's lookup finds, an end use, a date window, a trade direction, a class of
+vehicle or a use a branch asks, unparsed text, defects), vehicles whose s.13 rule asks more than a threshold,
+goods for use in a vehicle, material codes too short for the rule's test, no bill, de minimis of another kind.
 Multi-level bills are sent to the engine by ``run`` before the kernel runs.
 """
 

@@ -453,7 +453,8 @@ def micros_of(df: pl.DataFrame, cols: Iterable[str]) -> list[pl.Series]:
         e = f * 1_000_000
         exact = (f.abs() < 1e9) & ((e - e.round()).abs() < 0.25)
         exprs += [
-            pl.when(exact).then(e.round().cast(pl.Int64)).alias(c),
+            # (every cell that is not exact is overwritten below: no mask here, which costs a pass)
+            e.round().cast(pl.Int64, strict=False).alias(c),
             (~exact.fill_null(False) & pl.col(c).is_not_null()).alias(f"_s{c}"),
         ]
     out = df.select(exprs)  # the columns in parallel
@@ -971,7 +972,10 @@ def _declarations_on(bom: pl.DataFrame, day: dt.date, decl: pl.DataFrame) -> pl.
     # every line with an empty origin: one without a supplier matches nothing and becomes unknown, as in the
     # general path (written back in one scatter: filling the whole column first cost seconds)
     lines = bom.select(pl.col("origin").is_null().arg_true()).to_series()
-    sub = bom.select("supplier", "component_id")[lines]
+    # (the component ids are gathered only when some declaration names one)
+    sub = bom.select("supplier", "component_id" if spec.height else pl.lit(None, pl.String).alias("component_id"))[
+        lines
+    ]
     got = sub.join(wide, on="supplier", how="left", maintain_order="left")
     if spec.height:
         # a component-specific declaration wins over the supplier-wide one for its lines

@@ -38,7 +38,8 @@ def codes_from_store(conn: sqlite3.Connection, on: dt.date) -> list[str]:
 
 
 def good_codes_with_rules(codes: list[str], tables: object) -> list[str]:
-    """Codes covered by exactly one rule the kernel can evaluate, plus a few others (the fallback mix)."""
+    """Codes covered by exactly one rule the kernel can evaluate, plus a few others (several rules, none, an
+    ambiguous mapping, rules the kernel leaves to the engine): the engine's rule lookup and the fallback."""
     from usmca.portfolio.kernel import RuleTables, match_rules
 
     assert isinstance(tables, RuleTables)
@@ -48,7 +49,7 @@ def good_codes_with_rules(codes: list[str], tables: object) -> list[str]:
     )
     ok = m.filter((pl.col("n") == 1) & pl.col("kernel_ok").fill_null(False))["hts"].sort().to_list()
     other = m.filter((pl.col("n") != 1) | ~pl.col("kernel_ok").fill_null(False))["hts"].sort().to_list()
-    return ok + other[: max(1, len(ok) // 50)]  # about 2% of goods exercise the fallback path
+    return ok + other[: max(1, len(ok) // 50)]  # about 2% of goods take those paths
 
 
 def synth_portfolio(
