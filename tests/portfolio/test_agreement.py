@@ -425,10 +425,11 @@ def test_schedule_2_facts_leave_a_failing_good_unresolved(conn: Any) -> None:
 
 
 @pytest.mark.slow
-def test_agreement_on_vehicles_whose_rule_sets_only_a_threshold(conn: Any) -> None:
-    """Vehicles (headings 87.01-87.06) whose s.13 rule on the date asks only a regional value content: the
-    kernel applies that threshold to each branch with an RVC, as the engine does (status, rule, RVC figures
-    and the margin against the threshold); vehicles whose rule asks more are left to the engine."""
+def test_agreement_on_vehicles_whose_rule_sets_a_threshold(conn: Any) -> None:
+    """Vehicles (headings 87.01-87.06) whose s.13 rule on the date sets a regional value content: the kernel
+    applies that threshold to each branch with an RVC, as the engine does (status, rule, RVC figures and the
+    margin against the threshold), and a vehicle that passes is unresolved on the facts its other Part 6
+    requirements ask; vehicles whose rule is unresolved on the date are left to the engine."""
     from usmca.portfolio.synth import SynthSpec, codes_from_store, synth_portfolio
     from usmca.rules.corpus import load_corpus
 
@@ -438,16 +439,36 @@ def test_agreement_on_vehicles_whose_rule_sets_only_a_threshold(conn: Any) -> No
     assert vehicle is not None
     codes = codes_from_store(conn, ON)
     m = match_rules(pl.Series("hts", codes, pl.String), tables).filter(pl.col("rule_idxs").list.len() == 1)
-    goods = [h for h in m["hts"].to_list() if h[:4] in VEHICLE_HEADINGS and vehicle(h, None, ON) is not None]
+    ok = tables.rule_info["kernel_ok"]
+    goods = [
+        h
+        for h, idx in m.select("hts", pl.col("rule_idxs").list.first()).iter_rows()
+        if h[:4] in VEHICLE_HEADINGS and vehicle(h, None, ON) is not None and ok[idx]
+    ]
     assert len(goods) > 10, len(goods)
     spec = SynthSpec(skus=400, lines=6, seed=9, multi_level=0.0, date=ON)
     products, bom, _decl = synth_portfolio(spec, sorted(goods), codes)
-    # make a share of the bills fail the rule's shift, so the RVC branches decide
+    # half the passenger vehicles and light trucks state their class (then their rule resolves, with core parts,
+    # steel and aluminum and labour value content to certify); the rest leave it unstated
+    half = pl.int_range(pl.len()) % 2 == 0
+    products = products.with_columns(
+        pl.when(half & pl.col("hts").str.starts_with("8703"))
+        .then(pl.lit("passenger_vehicle"))
+        .when(half & pl.col("hts").str.slice(0, 6).is_in(["870421", "870431"]))
+        .then(pl.lit("light_truck"))
+        .otherwise(pl.col("use"))
+        .alias("use")
+    )
+    # make a share of the bills fail the rule's shift, so the RVC branches decide, and a share wholly of
+    # originating materials (C), where a vehicle's other Part 6 requirements still apply
+    every = pl.col("parent_sku").str.slice(4).cast(pl.Int64) % 5 == 0
     bom = bom.with_columns(
         pl.when(pl.int_range(pl.len()) % 3 == 0)
         .then(pl.lit("870899"))
         .otherwise(pl.col("component_hts"))
-        .alias("component_hts")
+        .alias("component_hts"),
+        pl.when(every).then(pl.lit("originating")).otherwise(pl.col("origin")).alias("origin"),
+        pl.when(every).then(pl.lit("MX")).otherwise(pl.col("country")).alias("country"),
     )
     seen: list[dict[str, Any]] = []
     n = _agree(products.to_dicts(), bom.to_dicts(), corpus, tables, seen)
@@ -458,6 +479,15 @@ def test_agreement_on_vehicles_whose_rule_sets_only_a_threshold(conn: Any) -> No
     assert len(with_rvc) > 20, len(with_rvc)
     for x in seen:
         assert x["kernel"]["rvc_margin"] == x["engine"]["rvc_margin"], x
+    # a passenger vehicle or light truck that passes is unresolved on the core parts, steel and aluminum and
+    # labour value content it must certify (s.14(4), s.17, s.18), named as the engine names them
+    certify = [x for x in seen if x["kernel"]["status"] == "unresolved" and x["kernel"]["needs"]]
+    stated = [x for x in certify if any(".facts." in f for f in x["kernel"]["needs"])]
+    on_use = [x for x in certify if x["kernel"]["needs"] == ["good.use"]]
+    assert len(certify) > 20 and len(stated) > 5 and len(on_use) > 5, (len(certify), len(stated), len(on_use))
+    for x in certify:
+        facts = [f for f in x["engine"]["needs"] if ".facts." in f and ".facts.materials_are_parts" not in f]
+        assert [f for f in x["kernel"]["needs"] if ".facts." in f] == facts, x
 
 
 # A hand-built rule for special-purpose vehicles (87.05) whose RVC differs from the s.13 threshold for them

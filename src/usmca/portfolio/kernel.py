@@ -693,16 +693,27 @@ def evaluate(
     is_vehicle = pl.col("ghts").str.slice(0, 4).is_in(VEHICLE_HEADINGS)
     v_keys = p.filter(is_vehicle).select("ghts", "use", "date").unique()
     v_vals = [vehicle(g, u, d) if vehicle else None for g, u, d in v_keys.iter_rows()]
+    # A vehicle whose s.13 rule is unresolved on the date (its class depends on the use, not stated):
+    # ``part6_open.vehicle`` gives no threshold but the facts it asks (``v_unres``, ``v_rvc``): each RVC branch
+    # is undecided on them, and a vehicle that passes otherwise is unresolved on them (``determine._auto``,
+    # ``_other_requirements``).
+    v_unres = [bool(v is not None and len(v) > 4 and v[4]) for v in v_vals]
     v_thr = v_keys.with_columns(
         pl.Series("v_tv", [v[0] if v else None for v in v_vals], pl.Float64),
         pl.Series("v_nc", [v[1] if v else None for v in v_vals], pl.Float64),
         pl.Series("v_if", [v[2] if v else None for v in v_vals], pl.Boolean),
-        pl.Series("veh", [v is not None for v in v_vals], pl.Boolean),
+        # the facts the vehicle's other Part 6 requirements ask once it passes (empty: none)
+        pl.Series("v_needs", [list(v[3]) if v and len(v) > 3 else [] for v in v_vals], pl.List(pl.String)),
+        pl.Series("v_rvc", [list(v[5]) if v and len(v) > 5 else None for v in v_vals], pl.List(pl.String)),
+        pl.Series("v_unres", v_unres, pl.Boolean),
+        pl.Series("veh", [v is not None and not u for v, u in zip(v_vals, v_unres, strict=True)], pl.Boolean),
     )
     p = p.join(v_thr, on=["ghts", "use", "date"], how="left", nulls_equal=True).with_columns(
-        pl.col("veh").fill_null(False)
+        pl.col("veh").fill_null(False), pl.col("v_unres").fill_null(False)
     )
-    auto = p.filter((is_vehicle & ~pl.col("veh")) | (~is_vehicle & pl.col("use").is_in(VEHICLE_USES)))
+    auto = p.filter(
+        (is_vehicle & ~pl.col("veh") & ~pl.col("v_unres")) | (~is_vehicle & pl.col("use").is_in(VEHICLE_USES))
+    )
     send_back(auto, "automotive good (a vehicle, or a good for use in one)")
     p = p.join(auto.select("sku"), on="sku", how="anti")
 
@@ -775,9 +786,10 @@ def evaluate(
     # branch to weigh (``determine._psr``, ``_parts``); answered at the end, with Schedule 2. A vehicle among
     # them goes to the engine.
     no_branch = p.join(pa.select("sku").unique(), on="sku", how="anti")
-    send_back(no_branch.filter(pl.col("veh")), "a vehicle whose rule has no branch for its code")
+    v_any = pl.col("veh") | pl.col("v_unres")
+    send_back(no_branch.filter(v_any), "a vehicle whose rule has no branch for its code")
     no_branch = (
-        no_branch.filter(~pl.col("veh"))
+        no_branch.filter(~v_any)
         .select("sku", "ghts", "rule_idx")
         .join(tables.rule_info.select("rule_idx", "rule_id"), on="rule_idx", how="left")
     )
@@ -917,10 +929,32 @@ def evaluate(
     p6_vals = [part6_open(g, d) if part6_open else None for g, d in p6_keys.iter_rows()]
     p6 = p6_keys.with_columns(pl.Series("p6_needs", p6_vals, pl.List(pl.String)))
     sku_base = (
-        p.select("sku", "tv", "nc", "tc", "vnm", "ghts", "date", "use", "veh", "v_tv", "v_nc", "v_if")
+        p.select(
+            "sku",
+            "tv",
+            "nc",
+            "tc",
+            "vnm",
+            "ghts",
+            "date",
+            "use",
+            "veh",
+            "v_tv",
+            "v_nc",
+            "v_if",
+            "v_needs",
+            "v_unres",
+            "v_rvc",
+        )
         .join(p6, on=["ghts", "date"], how="left", nulls_equal=True)
         # a vehicle's Part 6 is its s.13 rule, not the parts tables
-        .with_columns(pl.when(pl.col("use").is_null() & ~pl.col("veh")).then(pl.col("p6_needs")).alias("p6_needs"))
+        .with_columns(
+            pl.when(pl.col("v_unres"))
+            .then(pl.col("v_rvc"))
+            .when(pl.col("use").is_null() & ~pl.col("veh"))
+            .then(pl.col("p6_needs"))
+            .alias("p6_needs")
+        )
         .drop("date", "use")
         .with_columns(_within_10(pl.col("vnm")).alias("s54"))
         .join(wbase, on="sku", how="left")
@@ -1075,8 +1109,11 @@ def evaluate(
     nn_vals = [list(note_needs(g)) if note_needs else [] for g in nn_codes["ghts"].to_list()]
     r = r.join(nn_codes.with_columns(pl.Series("note_needs", nn_vals, pl.List(pl.String))), on="ghts", how="left")
     noted = b_ok & (pl.col("note_needs").list.len() > 0)
+    # a vehicle that passes is unresolved on the facts its other Part 6 requirements ask (core parts, steel and
+    # aluminum, labour value content: ``determine._other_requirements``), which no portfolio row states
+    v_open = (pl.col("v_unres") | (pl.col("veh") & (pl.col("v_needs").list.len() > 0))) & ((b_ok & ~noted) | d_win)
     status = (
-        pl.when(noted)
+        pl.when(noted | v_open)
         .then(pl.lit("unresolved"))
         .when(b_ok | d_win | deemed)
         .then(pl.lit("originating"))
@@ -1092,7 +1129,13 @@ def evaluate(
     req_nc = pl.when(d_win).then(pl.col("d_req_nc")).otherwise(pl.col("b_nc"))
     res = r.with_columns(
         status.alias("status"),
-        pl.when(noted).then(None).when(b_ok).then(pl.lit("B")).when(d_win).then(pl.lit("D")).alias("criterion"),
+        pl.when(noted | v_open)
+        .then(None)
+        .when(b_ok)
+        .then(pl.lit("B"))
+        .when(d_win)
+        .then(pl.lit("D"))
+        .alias("criterion"),
         pl.when(shown).then(tv_pct).alias("rvc_transaction_value"),
         pl.when(shown).then(nc_pct).alias("rvc_net_cost"),
         pl.when(shown).then(pl.max_horizontal(tv_pct - req_tv, nc_pct - req_nc)).alias("rvc_margin"),
@@ -1100,6 +1143,10 @@ def evaluate(
         (b_ok & pl.col("dm_ok")).alias("de_minimis"),
         pl.when(noted)
         .then(pl.col("note_needs"))
+        .when(v_open & b_ok)
+        .then(pl.col("v_needs"))
+        .when(v_open)
+        .then(pl.concat_list(_needs(b_u, pl.col("d_u"), pl.col("b_tv"), pl.col("b_nc")), "v_needs"))
         .when(deemed)
         .then(EMPTY)
         .otherwise(_needs(b_u, pl.col("d_u"), pl.col("b_tv"), pl.col("b_nc")))
@@ -1148,16 +1195,18 @@ def evaluate(
     )
     res = pl.concat([res.filter(~fix), fixed]) if fixed.height else res
     nb = _unresolved_on_rule(pl.concat([lookup_failed, no_branch]), deemed_originating)
+    # (C) for a vehicle: its other Part 6 requirements as for (B) and (D)
+    c_open = pl.col("v_unres") | (pl.col("veh") & (pl.col("v_needs").list.len() > 0))
     c = all_orig.select(
         "sku",
-        pl.lit("originating").alias("status"),
-        pl.lit("C").alias("criterion"),
+        pl.when(c_open).then(pl.lit("unresolved")).otherwise(pl.lit("originating")).alias("status"),
+        pl.when(c_open).then(None).otherwise(pl.lit("C")).alias("criterion"),
         pl.lit(None, pl.String).alias("rule_id"),
         pl.lit(None, pl.Float64).alias("rvc_transaction_value"),
         pl.lit(None, pl.Float64).alias("rvc_net_cost"),
         pl.lit(None, pl.Float64).alias("rvc_margin"),
         EMPTY.alias("blockers"),
-        EMPTY.alias("needs"),
+        pl.when(c_open).then(pl.col("v_needs")).otherwise(EMPTY).alias("needs"),
         pl.lit(False).alias("de_minimis"),
     )
     o = out_territory.select(

@@ -23,7 +23,7 @@ from typing import Any
 import polars as pl
 
 from usmca.errors import InputError, UsmcaError
-from usmca.portfolio.kernel import RESULT_SCHEMA, RuleTables, evaluate
+from usmca.portfolio.kernel import RESULT_SCHEMA, VEHICLE_HEADINGS, RuleTables, evaluate
 from usmca.portfolio.read import Portfolio, RowError, read_portfolio, self_produced_lines
 
 RESULT_COLUMNS = (
@@ -184,9 +184,13 @@ def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None,
         reason: str | None = None
         if auto is not None:
             day = when or on
-
-            kind, payload = _part6(auto, hts, use, day, conn, base)
-            reason = payload if kind == "engine" else None
+            if hts[:4] in VEHICLE_HEADINGS and _has_vehicle_rule(auto, base, hts, use, day, conn):
+                # a vehicle is weighed by its s.13 rule, not Part 6's parts tables (``determine._auto``): the
+                # kernel's ``part6_open.vehicle`` takes it or hands it to the engine
+                reason = None
+            else:
+                kind, payload = _part6(auto, hts, use, day, conn, base)
+                reason = payload if kind == "engine" else None
         if reason is None and gen is not None and hasattr(gen, "deemed_originating"):
             # Schedule 2 cases that turn on facts are the kernel's (``deemed_hook(...).needs``); only a code
             # Schedule 2 cannot be asked about goes to the engine, which reports the error.
@@ -201,6 +205,18 @@ def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None,
         reasons.append(reason)
     k = keys.with_columns(pl.Series("reason", reasons, pl.String)).filter(pl.col("reason").is_not_null())
     return products.join(k, on=["hts", "use", "date"], how="inner", nulls_equal=True).select("sku", "reason")
+
+
+def _has_vehicle_rule(
+    auto: Any, base: Any, hts: str, use: str | None, day: dt.date, conn: sqlite3.Connection | None
+) -> bool:
+    def ask() -> bool:
+        try:
+            return auto.vehicle_requirement(hts, use, day, conn=conn) is not None
+        except UsmcaError:
+            return False
+
+    return bool(_auto_memo(auto, base, conn, f"hasveh|{hts[:6]}|{use}|{day}", ask))
 
 
 def note_needs_hook(corpus: Any) -> Callable[[str], list[str]] | None:
@@ -314,14 +330,17 @@ def part6_hook(
         kind, payload = _part6(auto, hts, None, day or on, conn, base)
         return list(payload) if kind == "open" else None
 
-    def vehicle(hts: str, use: str | None, day: dt.date | None) -> tuple[float | None, float | None, bool] | None:
+    def vehicle(
+        hts: str, use: str | None, day: dt.date | None
+    ) -> tuple[float | None, float | None, bool, tuple[str, ...], bool, tuple[str, ...]] | None:
         got = _auto_memo(
-            auto, base, conn, f"veh|{hts[:6]}|{use}|{day or on}", lambda: _vehicle_rvc(auto, hts, use, day or on, conn)
+            auto, base, conn, f"veh3|{hts[:6]}|{use}|{day or on}", lambda: _vehicle_rvc(auto, hts, use, day or on, conn)
         )
-        return None if got is None else (got[0], got[1], bool(got[2]))
+        return None if got is None else (got[0], got[1], bool(got[2]), tuple(got[3]), bool(got[4]), tuple(got[5]))
 
     # s.13 for a vehicle (``determine._auto``): the threshold that replaces the RVC of each branch that has
-    # one, when that is all the vehicle rule asks on the date (anything more goes to the engine)
+    # one, and the facts the other Part 6 requirements ask once the vehicle passes (core parts, steel and
+    # aluminum, labour value content: ``determine._other_requirements``); anything else goes to the engine
     open_needs.vehicle = vehicle  # type: ignore[attr-defined]
     return open_needs
 
@@ -329,18 +348,37 @@ def part6_hook(
 def _vehicle_rvc(
     auto: Any, hts: str, use: str | None, day: dt.date, conn: sqlite3.Connection | None
 ) -> list[Any] | None:
-    """[tv, nc, tv only if the rule allows it] of the s.13 threshold of a vehicle whose rule asks nothing
-    else (no core parts, steel and aluminum or labour value content to certify); None otherwise."""
+    """[tv, nc, tv only if the rule allows it, facts] of the s.13 threshold of a vehicle, with the facts its
+    other requirements ask of a good that states none (core parts, steel and aluminum, labour value content,
+    in the engine's order and words); None when the rule sets no threshold or is unresolved on the date."""
     try:
         vr = auto.vehicle_requirement(hts, use, day, conn=conn)
     except UsmcaError:
         return None
+    if vr is not None and vr.status == "unresolved":
+        # (the class of vehicle depends on facts not stated: each RVC branch undecided on them, and so is a
+        # vehicle that passes otherwise; ``determine._auto``, ``_alternative``, ``_other_requirements``)
+        return [None, None, False, list(vr.needs), True, list(vr.needs) or ["good.use"]]
     if vr is None or vr.status not in ("resolved", "applies") or vr.rvc is None:
         return None
-    if vr.core_parts_required or vr.steel_aluminum is not None or vr.lvc is not None:
-        return None
+    checks = []
+    if vr.core_parts_required:
+        checks.append(auto.check_core_parts({}))
+    if vr.steel_aluminum is not None:
+        checks.append(auto.check_steel_aluminum(vr.steel_aluminum, {}))
+    if vr.lvc is not None:
+        checks.append(auto.check_lvc(vr.lvc, {}))
+    if any(c.passed is not None for c in checks):
+        return None  # a requirement settled without facts: the engine weighs it
     thr = vr.rvc
-    return [thr.transaction_value, thr.net_cost, bool(getattr(thr, "transaction_value_if_rule_allows", False))]
+    return [
+        thr.transaction_value,
+        thr.net_cost,
+        bool(getattr(thr, "transaction_value_if_rule_allows", False)),
+        list(dict.fromkeys(n for c in checks for n in c.needs)),
+        False,
+        [],
+    ]
 
 
 def deemed_hook(conn: sqlite3.Connection | None) -> Callable[[str], bool] | None:
