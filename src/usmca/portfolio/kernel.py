@@ -612,8 +612,9 @@ def evaluate(
     the part (a core, principal or complementary part, s.14-15, s.20) and so leaves each RVC alternative
     undecided (``determine._alternative``, the "automotive" check); None when Part 6 sets nothing. Parts for
     which Part 6 sets a threshold are the engine's (``run.screen``). Its optional attribute
-    ``vehicle(good_hts, use, date)`` gives a vehicle's s.13 threshold (tv, nc, tv only where the rule offers
-    TV) when that is all its rule asks on the date, else None (the vehicle then goes to the engine).
+    ``vehicle(good_hts, use, date)`` gives a vehicle's s.13 reading on the date: (tv, nc, tv only where the
+    rule offers TV, the facts its other Part 6 requirements ask once it passes, unresolved, the facts an
+    unresolved rule asks of each RVC branch); None when the engine must read it (the vehicle then goes there).
     ``rule_lookup(good_hts, date, use, country)``: for a code the rule tables cannot place (an ambiguous
     mapping, no rule, several rules), the engine's own rule lookup (``run.rule_lookup_hook``): what it asks
     when it finds no usable rule (the good is then unresolved on it, Schedule 2 after), else the ids of the
@@ -686,9 +687,9 @@ def evaluate(
         "no bill of materials (wholly obtained is a fact the kernel does not take)",
     )
     p = p.filter(pl.col("n_lines") > 0)
-    # Vehicles whose s.13 rule sets only a threshold (``part6_open.vehicle``) are the kernel's: that threshold
-    # replaces the RVC of each branch that has one (``determine._required_rvc``); other vehicles and goods
-    # for use in one go to the engine.
+    # Vehicles whose s.13 rule sets a threshold (``part6_open.vehicle``) are the kernel's: that threshold
+    # replaces the RVC of each branch that has one (``determine._required_rvc``), and a vehicle that passes is
+    # unresolved on the facts its other requirements ask; goods for use in a vehicle go to the engine.
     vehicle = getattr(part6_open, "vehicle", None)
     is_vehicle = pl.col("ghts").str.slice(0, 4).is_in(VEHICLE_HEADINGS)
     v_keys = p.filter(is_vehicle).select("ghts", "use", "date").unique()
