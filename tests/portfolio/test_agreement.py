@@ -586,22 +586,52 @@ def test_vehicle_threshold_of_a_scenario_is_the_kernels(conn: Any) -> None:
     assert got == {"base": "originating", "scenario": "non_originating"}, got
 
 
+def _real(conn: Any) -> tuple[Corpus, RuleTables, list[str]]:
+    """The real corpus, its tables, and the 10-digit codes in force on ON."""
+    from usmca.portfolio.synth import codes_from_store
+    from usmca.rules.corpus import load_corpus
+
+    corpus = load_corpus(conn)
+    return corpus, RuleTables.from_rules(corpus.rules), codes_from_store(conn, ON)
+
+
+def _agree_on(
+    goods: list[str], materials: list[str], corpus: Corpus, tables: RuleTables, *, skus: int, seed: int
+) -> tuple[int, list[dict[str, Any]]]:
+    """A synthetic portfolio of ``goods`` (bills of 5 lines drawn from ``materials``) through both engines:
+    how many SKUs the kernel decided, and each as {"kernel": row, "engine": row}."""
+    from usmca.portfolio.synth import SynthSpec, synth_portfolio
+
+    spec = SynthSpec(skus=skus, lines=5, seed=seed, multi_level=0.0, date=ON)
+    products, bom, _decl = synth_portfolio(spec, sorted(goods), materials)
+    seen: list[dict[str, Any]] = []
+    return _agree(products.to_dicts(), bom.to_dicts(), corpus, tables, seen), seen
+
+
+def _needs_lead(seen: list[dict[str, Any]]) -> None:
+    """The kernel's needs open the engine's (which may add materials of unknown origin after them: ``needs`` is
+    not among the agreed KEYS)."""
+    for x in seen:
+        k = list(x["kernel"]["needs"])
+        assert x["engine"]["needs"][: len(k)] == k, x
+
+
+def _single(codes: list[str], tables: RuleTables) -> list[tuple[str, int]]:
+    """(code, rule index) of the codes one rule covers."""
+    m = match_rules(pl.Series("hts", codes, pl.String), tables).filter(pl.col("rule_idxs").list.len() == 1)
+    return list(m.select("hts", pl.col("rule_idxs").list.first()).iter_rows())
+
+
 @pytest.mark.slow
 def test_agreement_on_rules_asking_what_the_good_is_or_a_proviso(conn: Any) -> None:
     """Rules whose branches are for a described good ("a smoked good of ...") or carry a proviso settled by a
     fact ("except from concentrates of poppy straw"): no portfolio row states these, so such a branch is at best
     undecided, and a proviso about certain materials is asked only when a non-originating material falls in
     them. The kernel answers as the engine does and names the same facts in the same order."""
-    from usmca.portfolio.synth import SynthSpec, codes_from_store, synth_portfolio
-    from usmca.rules.corpus import load_corpus
-
-    corpus = load_corpus(conn)
-    tables = RuleTables.from_rules(corpus.rules)
+    corpus, tables, codes = _real(conn)
     asking = set(tables.alts.join(tables.facts, on="alt_idx", how="semi")["rule_idx"].to_list())
     assert len(asking) > 50
-    codes = codes_from_store(conn, ON)
-    m = match_rules(pl.Series("hts", codes, pl.String), tables).filter(pl.col("rule_idxs").list.len() == 1)
-    goods = [h for h, idx in m.select("hts", pl.col("rule_idxs").list.first()).iter_rows() if idx in asking]
+    goods = [h for h, idx in _single(codes, tables) if idx in asking]
     assert len(goods) > 100
     # materials: half from the codes the provisos name (so that they bite), half from anywhere
     groups = [g for r in tables.rules for a in r.alternatives for c in a.conditions for g in c.code_groups]
@@ -609,10 +639,7 @@ def test_agreement_on_rules_asking_what_the_good_is_or_a_proviso(conn: Any) -> N
         {c for c in codes for g in groups if any(c.startswith(x.start[:2]) for x in g.ranges) and g.contains(c)}
     )
     assert len(named) > 50
-    spec = SynthSpec(skus=500, lines=5, seed=9, multi_level=0.0, date=ON)
-    products, bom, _decl = synth_portfolio(spec, sorted(goods), named * (len(codes) // len(named)) + codes)
-    seen: list[dict[str, Any]] = []
-    n = _agree(products.to_dicts(), bom.to_dicts(), corpus, tables, seen)
+    n, seen = _agree_on(goods, named * (len(codes) // len(named)) + codes, corpus, tables, skus=500, seed=9)
     asked = [x for x in seen if any(".facts." in f for f in x["kernel"]["needs"])]
     statuses = {x["kernel"]["status"] for x in seen}
     assert n > 250 and len(asked) > 50 and {"unresolved", "non_originating"} <= statuses, (n, len(asked), statuses)
@@ -626,22 +653,14 @@ def test_agreement_on_rules_asking_what_the_good_is_or_a_proviso(conn: Any) -> N
 def test_agreement_where_a_narrower_rule_prevails(conn: Any) -> None:
     """Codes covered by several rules, none by date, trade or use: the rule of the narrowest scope prevails (a
     tariff-item rule over its subheading's), as ``rules_for`` selects it; kernel == engine on those goods."""
-    from usmca.portfolio.synth import SynthSpec, codes_from_store, synth_portfolio
-    from usmca.rules.corpus import load_corpus
-
-    corpus = load_corpus(conn)
-    tables = RuleTables.from_rules(corpus.rules)
-    codes = codes_from_store(conn, ON)
-    series = pl.Series("hts", codes, pl.String)
-    every = match_rules(series, tables, most_specific=False).filter(pl.col("rule_idxs").list.len() > 1)
-    one = match_rules(every["hts"], tables).filter(pl.col("rule_idxs").list.len() == 1)
+    corpus, tables, codes = _real(conn)
+    every = match_rules(pl.Series("hts", codes, pl.String), tables, most_specific=False)
+    one = match_rules(every.filter(pl.col("rule_idxs").list.len() > 1)["hts"], tables)
+    one = one.filter(pl.col("rule_idxs").list.len() == 1)
     assert one.height > 30
     for h, (idx,) in one.select("hts", "rule_idxs").head(60).iter_rows():
         assert corpus.rules_for(h, on=ON, trade="MX-US").rules[0].id == tables.rules[idx].id, h
-    spec = SynthSpec(skus=300, lines=5, seed=5, multi_level=0.0, date=ON)
-    products, bom, _decl = synth_portfolio(spec, sorted(one["hts"].to_list()), codes)
-    seen: list[dict[str, Any]] = []
-    n = _agree(products.to_dicts(), bom.to_dicts(), corpus, tables, seen)
+    n, seen = _agree_on(one["hts"].to_list(), codes, corpus, tables, skus=300, seed=5)
     assert n > 200 and len({x["kernel"]["rule_id"] for x in seen}) > 5, n
 
 
@@ -650,29 +669,18 @@ def test_agreement_where_no_branch_is_written_for_the_code(conn: Any) -> None:
     """Goods whose one rule has branches only for other codes of its scope (a scope extended by correlation to
     a new HS 2022 subheading): unresolved naming the classification to check, (D) having no branch to weigh,
     Schedule 2 as for any good; kernel == engine, the same needs."""
-    from usmca.portfolio.synth import SynthSpec, codes_from_store, synth_portfolio
-    from usmca.rules.corpus import load_corpus
-
-    corpus = load_corpus(conn)
-    tables = RuleTables.from_rules(corpus.rules)
-    codes = codes_from_store(conn, ON)
-    m = match_rules(pl.Series("hts", codes, pl.String), tables).filter(pl.col("rule_idxs").list.len() == 1)
+    corpus, tables, codes = _real(conn)
+    ok = tables.rule_info["kernel_ok"]
     goods = [
         h
-        for h, idx in m.select("hts", pl.col("rule_idxs").list.first()).iter_rows()
-        if tables.rule_info["kernel_ok"][idx]
-        and all(a.target and not a.target.contains(h) for a in tables.rules[idx].alternatives)
+        for h, idx in _single(codes, tables)
+        if ok[idx] and all(a.target and not a.target.contains(h) for a in tables.rules[idx].alternatives)
     ]
     assert len(goods) > 5
-    spec = SynthSpec(skus=200, lines=5, seed=6, multi_level=0.0, date=ON)
-    products, bom, _decl = synth_portfolio(spec, sorted(goods), codes)
-    seen: list[dict[str, Any]] = []
-    n = _agree(products.to_dicts(), bom.to_dicts(), corpus, tables, seen)
+    n, seen = _agree_on(goods, codes, corpus, tables, skus=200, seed=6)
     asked = [x for x in seen if x["kernel"]["needs"] and x["kernel"]["needs"][0].startswith("good.hts: no alternative")]
     assert n > 100 and len(asked) > 100, (n, len(asked))
-    for x in asked:  # the engine may add materials of unknown origin after them (``needs`` is not among KEYS)
-        k = list(x["kernel"]["needs"])
-        assert x["engine"]["needs"][: len(k)] == k, x
+    _needs_lead(asked)
 
 
 @pytest.mark.slow
@@ -680,24 +688,14 @@ def test_agreement_where_the_rule_lookup_finds_no_usable_rule(conn: Any) -> None
     """Codes the rule tables cannot place (an ambiguous correlation, several rules, none): where the engine's
     own rule lookup finds no usable rule either, the good is unresolved on what it asks and Schedule 2 may still
     deem it originating; where it finds one, the kernel applies it. kernel == engine, the same needs."""
-    from usmca.portfolio.synth import SynthSpec, codes_from_store, synth_portfolio
-    from usmca.rules.corpus import load_corpus
-
-    corpus = load_corpus(conn)
-    tables = RuleTables.from_rules(corpus.rules)
-    codes = codes_from_store(conn, ON)
+    corpus, tables, codes = _real(conn)
     m = match_rules(pl.Series("hts", codes, pl.String), tables)
     goods = m.filter(pl.col("ambiguous") | (pl.col("rule_idxs").list.len() != 1))["hts"].to_list()
     assert len(goods) > 50
-    spec = SynthSpec(skus=300, lines=5, seed=8, multi_level=0.0, date=ON)
-    products, bom, _decl = synth_portfolio(spec, sorted(goods), codes)
-    seen: list[dict[str, Any]] = []
-    n = _agree(products.to_dicts(), bom.to_dicts(), corpus, tables, seen)
+    n, seen = _agree_on(goods, codes, corpus, tables, skus=300, seed=8)
     asked = [x for x in seen if any("no usable product-specific rule" in f for f in x["kernel"]["needs"])]
     # where the engine's lookup finds the one rule (a narrower or trade-specific one the tables flag as
     # ambiguous), the kernel applies that rule
     placed = [x for x in seen if x["kernel"]["rule_id"] is not None]
     assert n > 150 and len(asked) > 50 and len(placed) > 3, (n, len(asked), len(placed))
-    for x in asked:  # the engine may add materials of unknown origin after them (``needs`` is not among KEYS)
-        k = list(x["kernel"]["needs"])
-        assert x["engine"]["needs"][: len(k)] == k, x
+    _needs_lead(asked)
