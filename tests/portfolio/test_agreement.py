@@ -699,3 +699,21 @@ def test_agreement_where_the_rule_lookup_finds_no_usable_rule(conn: Any) -> None
     placed = [x for x in seen if x["kernel"]["rule_id"] is not None]
     assert n > 150 and len(asked) > 50 and len(placed) > 3, (n, len(asked), len(placed))
     _needs_lead(asked)
+
+
+@pytest.mark.slow
+def test_agreement_on_rules_structured_in_part(conn: Any) -> None:
+    """A rule some of whose branches could not be structured (status partial): such a branch is undecided,
+    to be read by hand, and the others are weighed as written; kernel == engine, the same needs first."""
+    corpus, tables, codes = _real(conn)
+    partial = {i for i, r in enumerate(tables.rules) if r.status == "partial"}
+    ok = tables.rule_info["kernel_ok"]
+    goods = [h for h, idx in _single(codes, tables) if idx in partial and ok[idx]]
+    assert len(goods) > 20, len(goods)
+    n, seen = _agree_on(goods, codes, corpus, tables, skus=300, seed=12)
+    by_hand = [x for x in seen if any("needs reading by hand" in f for f in x["kernel"]["needs"])]
+    statuses = {x["kernel"]["status"] for x in seen}
+    assert n > 200 and len(by_hand) > 20 and "originating" in statuses, (n, len(by_hand), statuses)
+    for x in by_hand:
+        k = [f for f in x["kernel"]["needs"] if "needs reading by hand" in f]
+        assert [f for f in x["engine"]["needs"] if "needs reading by hand" in f] == k, x

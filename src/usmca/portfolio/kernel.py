@@ -212,7 +212,9 @@ def _set_rows(alt_idx: int, name: str, cs: CodeSet) -> list[dict[str, object]]:
 
 def kernel_blocker(rule: Rule) -> str | None:
     """Why the kernel cannot evaluate this rule by itself (None = it can)."""
-    if rule.status != "structured" or rule.unparsed_reason:
+    # A partial rule (some branches could not be structured) is taken: such a branch is undecided, needing to be
+    # read by hand, and the others are weighed as written (``determine._alternative``; ``fact_checks``).
+    if rule.status not in ("structured", "partial") or (rule.status == "structured" and rule.unparsed_reason):
         return f"rule {rule.id} is {rule.status}"
     # Provenance notes on a structured rule (e.g. "rule number inferred from record order") do not change
     # what it requires: the single-good engine applies such a rule as written (only status "defective"
@@ -223,7 +225,9 @@ def kernel_blocker(rule: Rule) -> str | None:
         return f"rule {rule.id} depends on the good's description"
     for a in rule.alternatives:
         if a.unparsed_reason:
-            return f"rule {rule.id} has an alternative that is not structured"
+            if a.shift is not None or a.rvc is not None or a.conditions or a.good_qualifier is not None:
+                return f"rule {rule.id} has a branch structured in part"
+            continue
         # What the good is and provisos settled by facts a portfolio row cannot state are taken
         # (``fact_checks``); those the row's stated use settles (classes of vehicle) are the engine's.
         q = a.good_qualifier
@@ -244,13 +248,16 @@ def kernel_blocker(rule: Rule) -> str | None:
 
 def fact_checks(rule: Rule, alt: Alternative) -> list[tuple[str, tuple[CodeSet, ...]]]:
     """The checks of a branch that a portfolio row (no ``good.facts``) leaves undecided, in the engine's order
-    (``determine._alternative``): what the good must be, then each proviso. Each is (the fact it needs, in
+    (``determine._alternative``): a branch that could not be structured (to be read by hand), or what the good
+    must be, then each proviso. Each is (the fact it needs, in
     the engine's words; the material codes it is about, empty when it is always asked): a proviso about
     certain materials does not bite when no non-originating material falls in them (``criteria.condition``).
     """
     from usmca.origin import criteria as K
 
     good = K.GoodView("good", "good", "", "", None, None, None, None, None)
+    if alt.unparsed_reason:  # a branch to read by hand: undecided, whatever the bill
+        return [(f"good: {rule.id} {K.alternative_label(alt)} needs reading by hand ({alt.unparsed_reason})", ())]
     out: list[tuple[str, tuple[CodeSet, ...]]] = []
     q = alt.good_qualifier
     if q is not None:
