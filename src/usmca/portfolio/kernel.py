@@ -23,8 +23,9 @@ the cases it covers, in columnar form, and hands every other SKU back with the r
 What the kernel leaves to the single-good engine (``fallback`` with the reason; ``run.screen`` adds Part 6
 parts with a threshold in force, and codes Schedule 2 cannot be asked about): goods whose rule the kernel does
 not evaluate (several rules the engine's lookup finds, an end use, a date window, a trade direction, a class of
-vehicle or a use a branch asks, unparsed text, defects), vehicles whose s.13 rule asks more than a threshold,
-goods for use in a vehicle, material codes too short for the rule's test, no bill, de minimis of another kind.
+vehicle or a use a branch asks, a rule not structured at all, defects), vehicles whose s.13 rule cannot be
+read on the date, goods for use in a vehicle, material codes too short for the rule's test, no bill, de minimis
+of another kind.
 Multi-level bills are sent to the engine by ``run`` before the kernel runs.
 """
 
