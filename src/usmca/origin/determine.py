@@ -717,10 +717,7 @@ def _psr(
         # The rule covers the code, yet each branch is written for other codes of its scope (a scope extended
         # to a new HS 2022 subheading by correlation, say): which branch governs is not for us to guess.
         rule = rules[0]
-        why = (
-            f"no alternative of {rule.id} is written for {format_code(gv.hts)}: its branches name other codes "
-            "of the rule's scope (see the rule's mapping notes); check the official GN 11(o) text"
-        )
+        why = no_branch_reason(rule.id, gv.hts)
         res.trace.append(_t("(B) which alternative", rule.citation, why))
         res.rule = _rule_ref(rule, None)
         res.needs = [f"{gv.path}.hts: {why}"]
@@ -730,6 +727,19 @@ def _psr(
     res.checks, res.rule = checks, _rule_ref(rule, alt)
     _record(res, checks, alt, ctx, gv)
     return False
+
+
+def no_branch_reason(rule_id: str, hts: str) -> str:
+    """Why (B) is undecided when every branch of the good's rule is written for other codes of its scope."""
+    return (
+        f"no alternative of {rule_id} is written for {format_code(hts)}: its branches name other codes "
+        "of the rule's scope (see the rule's mapping notes); check the official GN 11(o) text"
+    )
+
+
+def unparsed_branch_need(path: str, rule: Rule, alt: Alternative) -> str:
+    """What a branch that could not be structured asks: to be read by hand."""
+    return f"{path}: {rule.id} {K.alternative_label(alt)} needs reading by hand ({alt.unparsed_reason})"
 
 
 def _rule_defect(rule: Rule) -> str | None:
@@ -784,9 +794,7 @@ def _alternative(
                 None,
                 f"this alternative could not be structured: {alt.unparsed_reason}",
                 where,
-                needs=(
-                    f"{gv.path}: {rule.id} {K.alternative_label(alt)} needs reading by hand ({alt.unparsed_reason})",
-                ),
+                needs=(unparsed_branch_need(gv.path, rule, alt),),
             )
         )
         return checks
@@ -1096,15 +1104,9 @@ def _other_requirements(
             )
         )
     else:
-        auto = ctx.automotive
         if criterion in ("A", "C") and vr.rvc is not None:
             checks.append(K.Check("rvc", True, "produced from originating materials only: RVC 100%", vr.citation))
-        if vr.core_parts_required:
-            checks.append(_fact_check("core_parts", auto.check_core_parts(gv.facts)))
-        if vr.steel_aluminum is not None:
-            checks.append(_fact_check("steel_aluminum", auto.check_steel_aluminum(vr.steel_aluminum, gv.facts)))
-        if vr.lvc is not None:
-            checks.append(_fact_check("labour_value_content", auto.check_lvc(vr.lvc, gv.facts)))
+        checks.extend(vehicle_fact_checks(ctx.automotive, vr, gv.facts))
     for ch in checks:
         res.checks.append(ch)
         res.trace.append(_t(f"automotive: {ch.kind.replace('_', ' ')}", ch.citation, ch.detail))
@@ -1115,6 +1117,19 @@ def _other_requirements(
         res.status, res.criterion = "unresolved", None
         res.needs.extend(n for ch in checks for n in ch.needs)
     return res
+
+
+def vehicle_fact_checks(auto: Any, vr: Any, facts: dict[str, Any]) -> list[K.Check]:
+    """The requirements a vehicle's s.13 rule adds to its RVC, settled by the producer's facts: core parts
+    (s.14(4)), steel and aluminum (s.17), labour value content (s.18)."""
+    checks: list[K.Check] = []
+    if vr.core_parts_required:
+        checks.append(_fact_check("core_parts", auto.check_core_parts(facts)))
+    if vr.steel_aluminum is not None:
+        checks.append(_fact_check("steel_aluminum", auto.check_steel_aluminum(vr.steel_aluminum, facts)))
+    if vr.lvc is not None:
+        checks.append(_fact_check("labour_value_content", auto.check_lvc(vr.lvc, facts)))
+    return checks
 
 
 def _fact_check(kind: str, fc: Any) -> K.Check:

@@ -37,7 +37,7 @@ from dataclasses import dataclass, replace
 
 import polars as pl
 
-from usmca.nomenclature.codes import LEVEL_DIGITS, CodeSet, format_code
+from usmca.nomenclature.codes import LEVEL_DIGITS, CodeSet
 from usmca.rules.grammar import Alternative, Rule
 
 TERRITORY = ("US", "MX", "CA")
@@ -255,10 +255,11 @@ def fact_checks(rule: Rule, alt: Alternative) -> list[tuple[str, tuple[CodeSet, 
     certain materials does not bite when no non-originating material falls in them (``criteria.condition``).
     """
     from usmca.origin import criteria as K
+    from usmca.origin.determine import unparsed_branch_need
 
     good = K.GoodView("good", "good", "", "", None, None, None, None, None)
     if alt.unparsed_reason:  # a branch to read by hand: undecided, whatever the bill
-        return [(f"good: {rule.id} {K.alternative_label(alt)} needs reading by hand ({alt.unparsed_reason})", ())]
+        return [(unparsed_branch_need("good", rule, alt), ())]
     out: list[tuple[str, tuple[CodeSet, ...]]] = []
     q = alt.good_qualifier
     if q is not None:
@@ -802,12 +803,10 @@ def evaluate(
         .select("sku", "ghts", "rule_idx")
         .join(tables.rule_info.select("rule_idx", "rule_id"), on="rule_idx", how="left")
     )
+    from usmca.origin.determine import no_branch_reason
+
     nb_keys = no_branch.select("ghts", "rule_id").unique()
-    nb_need = [
-        f"good.hts: no alternative of {rid} is written for {format_code(g)}: its branches name other codes of "
-        "the rule's scope (see the rule's mapping notes); check the official GN 11(o) text"
-        for g, rid in nb_keys.iter_rows()
-    ]
+    nb_need = [f"good.hts: {no_branch_reason(rid, g)}" for g, rid in nb_keys.iter_rows()]
     no_branch = no_branch.join(
         nb_keys.with_columns(pl.Series("need", nb_need, pl.String)), on=["ghts", "rule_id"], how="left"
     ).select("sku", "ghts", "rule_id", "need")

@@ -361,13 +361,9 @@ def _vehicle_rvc(
         return [None, None, False, list(vr.needs), True, list(vr.needs) or ["good.use"]]
     if vr is None or vr.status not in ("resolved", "applies") or vr.rvc is None:
         return None
-    checks = []
-    if vr.core_parts_required:
-        checks.append(auto.check_core_parts({}))
-    if vr.steel_aluminum is not None:
-        checks.append(auto.check_steel_aluminum(vr.steel_aluminum, {}))
-    if vr.lvc is not None:
-        checks.append(auto.check_lvc(vr.lvc, {}))
+    from usmca.origin.determine import vehicle_fact_checks
+
+    checks = vehicle_fact_checks(auto, vr, {})
     if any(c.passed is not None for c in checks):
         return None  # a requirement settled without facts: the engine weighs it
     thr = vr.rvc
