@@ -16,6 +16,7 @@ relationship is ``identity``; a code that is neither gives ``none``.
 
 from __future__ import annotations
 
+import bisect
 import csv
 import sqlite3
 from collections import defaultdict
@@ -126,6 +127,10 @@ class Nomenclature:
         for edition, old, new in links:
             self._new_of[edition][old].add(new)
             self._old_of[edition][new].add(old)
+        # plain dicts from here on: a lookup of an absent code must not add it (``_prefixed`` keeps their keys)
+        self._new_of = {e: dict(v) for e, v in self._new_of.items()}
+        self._old_of = {e: dict(v) for e, v in self._old_of.items()}
+        self._sorted: dict[str, list[str]] = {}
 
     def exists(self, code: str, edition: str = "HS2022") -> bool:
         """True when the 2/4/6-digit code exists in the edition (older editions: as far as the table
@@ -135,7 +140,20 @@ class Nomenclature:
         table = self._table(edition)
         if len(code) == 6:
             return code in table
-        return any(k.startswith(code) for k in table)
+        return bool(self._prefixed(edition, code))
+
+    def _prefixed(self, edition: str, code: str) -> list[str]:
+        """The edition's correlated codes under ``code``, in order (a bisection of the sorted codes: asked
+        for every distinct code of a portfolio, a scan of the whole table each time was the bulk of it)."""
+        table = self._table(edition)
+        if len(code) == 6:
+            return [code] if code in table else []
+        keys = self._sorted.get(edition)
+        if keys is None:
+            keys = self._sorted[edition] = sorted(table)
+        i = bisect.bisect_left(keys, code)
+        j = bisect.bisect_left(keys, code + "A")  # digits sort before letters: past every code under it
+        return keys[i:j]
 
     def _table(self, edition: str) -> dict[str, set[str]]:
         if edition not in self._new_of:
@@ -144,15 +162,19 @@ class Nomenclature:
             )
         return self._new_of[edition]
 
-    def map_to_2022(self, code: str, edition: str) -> Correlation:
-        """Map an HS 2017 / HS 2012 chapter, heading or subheading (2/4/6 digits) to HS 2022 subheadings."""
+    def map_to_2022(self, code: str, edition: str, *, list_shared: bool = True) -> Correlation:
+        """Map an HS 2017 / HS 2012 chapter, heading or subheading (2/4/6 digits) to HS 2022 subheadings.
+
+        ``list_shared=False`` leaves ``shared_with`` empty (the relationship is the same): some HS 2022
+        codes are fed by a thousand old ones (8549, e-waste), and callers that want only the relationship
+        need not gather them."""
         if not (code.isdigit() and len(code) in (2, 4, 6)):
             raise InputError("code", code, "an HS code to correlate has 2, 4 or 6 digits")
         if edition == "HS2022":
             return Correlation(edition, code, (code,), "identity", (), "HS 2022 (no mapping needed)")
         table = self._table(edition)
         back = self._old_of[edition]
-        olds = sorted(k for k in table if k.startswith(code))
+        olds = self._prefixed(edition, code)
         src = CORRELATION_SOURCE[edition]
         if not olds:
             if code in self.hs2022 or (len(code) < 6 and any(c.startswith(code) for c in self.subheadings)):
@@ -162,7 +184,16 @@ class Nomenclature:
         for o in olds:
             news |= table[o]
         # For a heading/chapter, "shared" means fed by old codes outside it.
-        shared = sorted({o for n in news for o in back[n] if not o.startswith(code)})
+        shared: list[str] = []
+        if list_shared:
+            feeders: set[str] = set().union(*(back[n] for n in news))  # a set union: some feed 1,000+ codes
+            if len(code) == 6:
+                feeders.discard(code)
+            else:
+                feeders = {o for o in feeders if not o.startswith(code)}
+            shared = sorted(feeders)
+        elif any(len(back[n]) > 1 if len(code) == 6 else any(not o.startswith(code) for o in back[n]) for n in news):
+            shared = ["(not listed)"]  # only its truth is read below; ``shared_with`` stays empty
         if len(news) == 1:
             rel = "n:1" if shared else "1:1"
         elif shared:
@@ -172,7 +203,7 @@ class Nomenclature:
         if len(code) < 6 and rel == "1:n" and all(n.startswith(code) for n in news):
             # A heading whose subheadings were only rearranged within it keeps its meaning.
             rel = "identity"
-        return Correlation(edition, code, tuple(sorted(news)), rel, tuple(shared), src)
+        return Correlation(edition, code, tuple(sorted(news)), rel, tuple(shared) if list_shared else (), src)
 
     def old_codes_of(self, hs2022: str, edition: str) -> tuple[str, ...]:
         """The older-edition subheadings that feed an HS 2022 subheading."""

@@ -645,6 +645,26 @@ def lookup(code: str, as_of: dt.date | str | None = None, conn: sqlite3.Connecti
     return _line(c, row, rev, day, digits, warning)
 
 
+def path(code: str, as_of: dt.date | str | None = None, conn: sqlite3.Connection | None = None) -> tuple[str, ...]:
+    """``lookup(code, as_of).path`` (the descriptions from the heading down to the line) without reading the
+    line's rates: asked once per distinct code of a portfolio, where the rates are not wanted. Raises as
+    ``lookup`` does."""
+    c = _conn(conn)
+    digits = normalize(code)
+    day = _as_date(as_of)
+    rev, _warning = _coverage(day, c)
+    cands = _candidates(digits)
+    marks = ",".join("?" * len(cands))
+    rows = c.execute(
+        f"SELECT l.code, t.path FROM hts_line l JOIN hts_text t ON t.id = l.text_id "
+        f"WHERE l.code IN ({marks}) AND l.rev_from <= ? AND l.rev_to >= ?",
+        (*cands, rev.seq, rev.seq),
+    ).fetchall()
+    if not rows:
+        raise _not_found(c, digits, day)
+    return tuple(json.loads(min(rows, key=lambda r: len(r[0]))[1]))
+
+
 def exists(code: str, as_of: dt.date | str | None = None, conn: sqlite3.Connection | None = None) -> bool:
     """True when the code (or its 00-padded line) is in the schedule on ``as_of``."""
     c = _conn(conn)

@@ -1044,18 +1044,22 @@ PARTS_REQ = K.PARTS_RVC
 
 
 def _parts_in_nomenclature(gv: K.GoodView, ctx: _Ctx) -> bool | None:
+    return parts_in_nomenclature(gv.hts, ctx.date, ctx.conn)
+
+
+def parts_in_nomenclature(hts: str, on: dt.date, conn: sqlite3.Connection | None) -> bool | None:
     """Does the good's subheading (or its heading, when not subdivided) provide for parts (s.3(5)(a))? Read
-    from
-    the descriptions under the heading in the schedule in force; None without a store."""
-    if ctx.conn is None:
+    from the descriptions under the heading in the schedule in force; None without a store or for a code the
+    schedule does not have on that date. The portfolio kernel asks the same (``run.parts_hook``)."""
+    if conn is None:
         return None
     from usmca.nomenclature import schedule as sched
 
     try:
-        line = sched.lookup(gv.hts, ctx.date, conn=ctx.conn)
+        path = sched.path(hts, on, conn=conn)
     except UsmcaError:
         return None
-    texts = line.path if gv.hts[4:6] == "00" else line.path[1:]
+    texts = path if hts[4:6] == "00" else path[1:]
     return any("part" in t.lower() for t in texts)
 
 

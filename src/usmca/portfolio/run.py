@@ -572,21 +572,11 @@ def general_hooks() -> tuple[Callable[[str, str], int] | None, Callable[[str], s
 
 def parts_hook(on: dt.date, conn: sqlite3.Connection | None) -> Callable[[str], bool | None]:
     """Whether the schedule's text for the good's subheading (or heading, not subdivided) names parts
-    (s.3(5)(a)), read as ``determine._parts_in_nomenclature`` reads it; None without a store."""
-    from usmca.nomenclature import schedule as sched
-
-    def parts_now(hts: str) -> bool | None:
-        if conn is None:
-            return None
-        try:
-            line = sched.lookup(hts, on, conn=conn)
-        except UsmcaError:
-            return None
-        texts = line.path if hts[4:6] == "00" else line.path[1:]
-        return any("part" in t.lower() for t in texts)
+    (s.3(5)(a)): the engine's own reading (``determine.parts_in_nomenclature``); None without a store."""
+    from usmca.origin.determine import parts_in_nomenclature
 
     def parts(hts: str) -> bool | None:
-        v: bool | None = _memo(conn, f"parts|{hts}|{on}", lambda: parts_now(hts))
+        v: bool | None = _memo(conn, f"parts|{hts}|{on}", lambda: parts_in_nomenclature(hts, on, conn))
         return v
 
     return parts

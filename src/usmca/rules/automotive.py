@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from usmca.errors import DataError, InputError, NotFoundError
-from usmca.nomenclature.codes import CodeSet, format_code, normalize_code
+from usmca.nomenclature.codes import CodeIndex, CodeSet, format_code, normalize_code
 from usmca.rules.general import code_set, load_yaml
 from usmca.rules.general import record_mappings as _general_mappings
 from usmca.rules.grammar import CodeMapping, TariffShift
@@ -691,7 +691,7 @@ def _good_mapping(hts6: str, olds: tuple[str, ...], conn: sqlite3.Connection | N
     news: set[str] = set()
     rels: list[str] = []
     for o in olds:
-        corr = nom.map_to_2022(o, "HS2012")
+        corr = nom.map_to_2022(o, "HS2012", list_shared=False)  # the relationship is what is kept
         news.update(corr.hs2022)
         rels.append(corr.relationship)
     rel = rels[0] if len(olds) == 1 else "n:1" if news == {hts6} else "n:n"
@@ -757,22 +757,44 @@ def _conn(conn: sqlite3.Connection | None) -> sqlite3.Connection:
     return store()
 
 
+_Group = tuple[str, str, str, tuple[TableEntry, ...], CodeIndex, CodeIndex, str]
+
+
+@lru_cache(maxsize=4)
+def _table_groups(m: Automotive) -> tuple[_Group, ...]:
+    """The Part 6 tables as ``_memberships`` reads them, each with an index of its entries' codes and of the
+    table's whole scope (built once per model)."""
+    groups: list[tuple[str, str, str, tuple[TableEntry, ...], CodeSet, str]] = [
+        (t.id, t.title, t.kind, t.entries, t.codes, t.citation) for t in m.tables.values()
+    ]
+    a2_union = CodeSet(tuple(r for e in m.a2_entries for r in e.codes.ranges))
+    groups.append(("A.2", m.a2_title, "core_component", m.a2_entries, a2_union, m.a2_citation))
+    for metal in ("steel", "aluminum"):
+        entries = tuple(e for e in m.s_entries if e.table == f"S:{metal}")
+        union = CodeSet(tuple(r for e in entries for r in e.codes.ranges))
+        groups.append((f"S:{metal}", f"Steel and Aluminum ({metal})", metal, entries, union, m.s_citation))
+    return tuple(
+        (tid, title, kind, entries, CodeIndex([e.codes for e in entries]), CodeIndex([union]), cite)
+        for tid, title, kind, entries, union, cite in groups
+    )
+
+
 @lru_cache(maxsize=8192)
 def _memberships(d: str, conn: sqlite3.Connection) -> tuple[TableMembership, ...]:
     """part_table for a 6-digit code (cached per connection: the store is read-only)."""
     olds = _counterparts(d, conn)
     mapping = _good_mapping(d, olds, conn)
-    m = model()
     out: list[TableMembership] = []
-
-    def add(
-        table: str, title: str, kind: str, entries: tuple[TableEntry, ...], union: CodeSet, cite: str
-    ) -> None:
-        certain = all(union.contains(o) for o in olds)
-        for e in entries:
-            hit = tuple(o for o in olds if e.codes.contains(o))
-            if not hit:
-                continue
+    for table, title, kind, entries, entry_index, scope_index, cite in _table_groups(model()):
+        hits: dict[int, list[str]] = {}
+        for o in olds:
+            for i in entry_index.containing(o):
+                hits.setdefault(i, []).append(o)
+        if not hits:
+            continue
+        certain = all(scope_index.any_contains(o) for o in olds)
+        for i in sorted(hits):
+            e, hit = entries[i], tuple(hits[i])
             note = (
                 ""
                 if certain
@@ -796,15 +818,6 @@ def _memberships(d: str, conn: sqlite3.Connection) -> tuple[TableMembership, ...
                     note,
                 )
             )
-
-    for t in m.tables.values():
-        add(t.id, t.title, t.kind, t.entries, t.codes, t.citation)
-    a2_union = CodeSet(tuple(r for e in m.a2_entries for r in e.codes.ranges))
-    add("A.2", m.a2_title, "core_component", m.a2_entries, a2_union, m.a2_citation)
-    for metal in ("steel", "aluminum"):
-        entries = tuple(e for e in m.s_entries if e.table == f"S:{metal}")
-        union = CodeSet(tuple(r for e in entries for r in e.codes.ranges))
-        add(f"S:{metal}", f"Steel and Aluminum ({metal})", metal, entries, union, m.s_citation)
     return tuple(out)
 
 

@@ -20,14 +20,14 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from typing import Any, Literal
 
 import yaml
 
 from usmca.errors import DataError, InputError
-from usmca.nomenclature.codes import CodeRange, CodeSet, normalize_code
+from usmca.nomenclature.codes import CodeIndex, CodeRange, CodeSet, normalize_code
 
 DATA_FILE = "general.yaml"
 SOURCE_FILE = "usmca/cusma-rules-of-origin-regulations.txt"
@@ -53,7 +53,9 @@ def load_yaml(name: str) -> dict[str, Any]:
     """Load one of our YAML encodings from the package (a broken file is a DataError naming it)."""
     try:
         text = resources.files("usmca.rules").joinpath("data", name).read_text(encoding="utf-8")
-        doc = yaml.safe_load(text)
+        # libyaml's loader where the machine has it (the same safe constructors, several times faster: these
+        # files are read at the start of every run)
+        doc = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
     except (OSError, yaml.YAMLError) as exc:
         raise DataError(f"usmca/rules/data/{name} cannot be read: {exc}") from exc
     if not isinstance(doc, dict):
@@ -265,6 +267,24 @@ class GeneralProvisions:
                 out.append(("Schedule 2", code))
         return out
 
+    # Indexes of the code lists, for answers asked once per distinct code of a portfolio (a scan of every
+    # clause per code was most of a first run's cost on a fresh store).
+    @cached_property
+    def schedule_2_index(self) -> CodeIndex:
+        return CodeIndex([s.subheadings for s in self.schedule_2])
+
+    @cached_property
+    def exception_clauses(self) -> dict[str, tuple[CodeIndex, tuple[tuple[int, int], ...]]]:
+        """Per side ("good", "material"): an index of every exception's clauses on that side, and for each
+        indexed clause its (exception, clause) position."""
+        out: dict[str, tuple[CodeIndex, tuple[tuple[int, int], ...]]] = {}
+        for side in ("good", "material"):
+            clauses = [e.good if side == "good" else e.material for e in self.exceptions]
+            owners = tuple((i, j) for i, cs in enumerate(clauses) for j in range(len(cs)))
+            sets = [clauses[i][j].codes for i, j in owners]
+            out[side] = (CodeIndex(sets), owners)
+        return out
+
 
 @lru_cache(maxsize=1)
 def provisions() -> GeneralProvisions:
@@ -339,11 +359,21 @@ def exclusion_sides(code: str, side: str, conn: sqlite3.Connection) -> tuple[tup
     depending on facts when both are named; a portfolio combines sides per pair instead of asking per pair."""
     p = provisions()
     olds = _hs2017(code, conn)
+    index, owners = p.exception_clauses[side]
+    clauses_hit: dict[int, set[int]] = {}
+    olds_hit: dict[int, set[str]] = {}
+    for o in olds:
+        for k in index.containing(o):
+            i, j = owners[k]
+            clauses_hit.setdefault(i, set()).add(j)
+            olds_hit.setdefault(i, set()).add(o)
     out = []
-    for i, e in enumerate(p.exceptions):
-        hit, full = _side(e.good if side == "good" else e.material, olds)
-        if hit:
-            out.append((i, full and not _needs(hit)))
+    for i in sorted(clauses_hit):
+        e = p.exceptions[i]
+        clauses = e.good if side == "good" else e.material
+        hit = [clauses[j] for j in sorted(clauses_hit[i])]  # as ``_side`` finds them, in the text's order
+        full = len(olds_hit[i]) == len(set(olds))
+        out.append((i, full and not _needs(hit)))
     return tuple(out)
 
 
@@ -447,7 +477,7 @@ def deemed_originating(hts: str, *, conn: sqlite3.Connection | None = None) -> D
         gn11p_status=p.gn11p_status,
         gn11p_reason=p.gn11p_reason,
     )
-    per_old = {o: [s for s in p.schedule_2 if s.subheadings.contains(o)] for o in olds}
+    per_old = {o: [p.schedule_2[i] for i in p.schedule_2_index.containing(o)] for o in olds}
     listed = [o for o, hits in per_old.items() if hits]
     if not listed:
         return DeemedOriginating(d, "not_listed", None, (), (), reason="not referred to in Schedule 2", **base)
