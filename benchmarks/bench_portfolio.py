@@ -120,6 +120,7 @@ def main() -> None:
         note_needs=note_needs_hook(corpus),
         part6_open=part6_hook(ON, conn),
         rule_lookup=rule_lookup_hook(corpus),
+        read_names=pf.sku_names,
     )
     t_kernel = time.perf_counter() - t
     flush_memo(conn)

@@ -569,13 +569,25 @@ def _sorted_flag(df: pl.DataFrame, col: str = "sku") -> pl.DataFrame:
     return df.with_columns(pl.col(col).set_sorted()) if df[col].is_sorted() else df
 
 
-def sku_ids(lines: pl.DataFrame, names: pl.Series) -> pl.Series:
+def sku_ids(lines: pl.DataFrame, names: pl.Series, read_names: pl.Series | None = None) -> pl.Series:
     """The row of each line's parent in ``names`` (null: not there), in the lines' order. A bill is usually
     written SKU by SKU: each run of equal parents is then looked up once (a join of a million runs, not of
-    twenty million lines); a bill in no such order takes a join over its lines."""
+    twenty million lines); a bill in no such order takes a join over its lines.
+
+    A bill from ``read`` carries each line's parent as a row of the SKUs it read (``_pid``, rows of
+    ``Portfolio.sku_names``): given those names as ``read_names``, the ids are mapped through a join of the
+    names alone. The ids are spot-checked against ``parent_sku`` first; a bill they do not fit is looked up
+    as any other."""
     import numpy as np
 
     dim = pl.DataFrame({"parent_sku": names}).with_row_index("_sid")
+    if read_names is not None and _read_ids_fit(lines, read_names):
+        remap = (
+            pl.DataFrame({"parent_sku": read_names})
+            .join(dim, on="parent_sku", how="left", maintain_order="left")["_sid"]
+            .cast(pl.UInt32)
+        )
+        return remap.gather(lines["_pid"])
     runs = lines.select(pl.col("parent_sku").rle()).unnest("parent_sku")
     if runs.height * 4 > lines.height:
         return lines.select("parent_sku").join(dim, on="parent_sku", how="left", maintain_order="left")["_sid"]
@@ -590,6 +602,21 @@ def sku_ids(lines: pl.DataFrame, names: pl.Series) -> pl.Series:
     return run_sid.gather(pl.Series(at, dtype=pl.UInt32))
 
 
+def _read_ids_fit(lines: pl.DataFrame, read_names: pl.Series) -> bool:
+    """Whether ``lines._pid`` indexes ``read_names`` (in range, and naming ``parent_sku`` at up to 1,024 rows
+    spread over the bill): a cheap guard against ids carried from another read."""
+    import numpy as np
+
+    if lines.schema.get("_pid") != pl.UInt32 or read_names.has_nulls() or not lines.height:
+        return False
+    top = lines["_pid"].max()
+    if top is not None and int(top) >= read_names.len():  # type: ignore[arg-type]
+        return False
+    at = pl.Series(np.linspace(0, lines.height - 1, min(lines.height, 1024)).astype(np.uint32))
+    probe = lines.select(pl.col("_pid").gather(at), pl.col("parent_sku").gather(at)).drop_nulls("_pid")
+    return bool(read_names.gather(probe["_pid"]).eq_missing(probe["parent_sku"]).all())
+
+
 def evaluate(
     products: pl.DataFrame,
     lines: pl.DataFrame,
@@ -601,6 +628,7 @@ def evaluate(
     note_needs: Callable[[str], list[str]] | None = None,
     part6_open: Callable[[str, dt.date | None], list[str] | None] | None = None,
     rule_lookup: Callable[[str, dt.date | None, str | None, str | None], str | tuple[str, ...]] | None = None,
+    read_names: pl.Series | None = None,
 ) -> KernelResult:
     """Evaluate SKUs whose bills are final (``lines.origin`` settled; no self-produced lines left).
 
@@ -628,6 +656,8 @@ def evaluate(
     mapping, no rule, several rules), the engine's own rule lookup (``run.rule_lookup_hook``): what it asks
     when it finds no usable rule (the good is then unresolved on it, Schedule 2 after), else the ids of the
     rules it found (one: the kernel applies it; several: the good goes to the engine).
+    ``read_names``: ``Portfolio.sku_names`` of the read the bill comes from, whose rows its ``_pid`` column
+    holds (see ``sku_ids``).
     """
     # Inside the kernel a SKU is its row number: every join and group-by over the bill's lines then hashes
     # integers, not strings (several seconds at 20 million lines); names come back at the end.
@@ -662,7 +692,7 @@ def evaluate(
     mc = mc.with_columns(*code_ints("mhts", "m"))
     # SKU ids in the lines' order (``sku_ids``: one lookup per run of lines of the same parent)
     ln = lines.select(
-        sku_ids(lines, names).alias("sku"),
+        sku_ids(lines, names, read_names).alias("sku"),
         pl.col("component_id").alias("comp"),
         mid,
         pl.col("value_u").alias("val"),

@@ -117,6 +117,10 @@ class Portfolio:
     declarations: pl.DataFrame
     errors: list[RowError] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)  # sku -> first reason
+    # the products' distinct SKUs as read (kept and skipped): ``bom._pid`` is each line's parent as a row of
+    # these, so the kernel maps its SKU ids through a million names, not twenty million lines; a change to
+    # parent_sku must drop ``_pid``
+    sku_names: pl.Series | None = None
 
     def skipped_summary(self) -> dict[str, int]:
         out: dict[str, int] = {}
@@ -654,7 +658,7 @@ def check_portfolio(
         *[pl.col(f"__f{c}").alias(c) for c in BOM_NUMBERS],
         pl.col("intermediate").is_in(TRUE_WORDS).fill_null(False).alias("intermediate"),
         pl.col("component_id").is_in(prod_ok["sku"].implode()).alias("self_produced"),
-    ).drop(*(f"__f{c}" for c in BOM_NUMBERS), "__known")
+    ).drop(*(f"__f{c}" for c in BOM_NUMBERS))
 
     # ---- declarations
     if decl is None:
@@ -733,11 +737,12 @@ def check_portfolio(
     # (values or currency wrong), as for a single case.
     vnm = (  # lazily, so the filter copies two columns, not the whole bill
         bom_ok.lazy()
-        .filter(~pl.col("self_produced") & (pl.col("origin") != "originating"))
-        .group_by("parent_sku")
+        .filter(~pl.col("self_produced") & (pl.col("origin") != "originating") & pl.col("_pid").is_not_null())
+        .group_by("_pid")  # (integers, not twenty million names, are hashed)
         .agg(pl.col("value_u").sum().alias("vnm"))
         .collect()
     )
+    vnm = vnm.with_columns(p_names.gather(vnm["_pid"]).alias("parent_sku"))
     bases = prod_ok.select(
         pl.col("sku").alias("parent_sku"),
         "_row",
@@ -769,16 +774,23 @@ def check_portfolio(
     if over.height:
         prod_ok = prod_ok.filter(~pl.col("sku").is_in(over["parent_sku"].implode()))
         bom_ok = _keep(bom_ok, ~pl.col("parent_sku").is_in(over["parent_sku"].implode()))
-    return Portfolio(products=prod_ok.drop("_row"), bom=bom_ok, declarations=decl_ok, errors=errors, skipped=skipped)
+    return Portfolio(
+        products=prod_ok.drop("_row"),
+        bom=bom_ok,
+        declarations=decl_ok,
+        errors=errors,
+        skipped=skipped,
+        sku_names=p_names,
+    )
 
 
 def _bom_read_once(bom: pl.DataFrame, p_names: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
     """The bill with its numbers read as floats (``__f<col>``), its money and weights as millionths (``value_u``,
     ``weight_u``) and whether each line's parent is among the products' distinct SKUs ``p_names``
-    (``__known``, looked up once per run of lines as the kernel's SKU ids are); and its distinct codes (no
-    nulls)."""
+    (``_pid``: the parent's row there, null when not there; looked up once per run of lines as the kernel's
+    SKU ids are); and its distinct codes (no nulls)."""
     # (a second reading, after repairs, replaces the first's columns)
-    bom = bom.drop(*(f"__f{c}" for c in BOM_NUMBERS), "value_u", "weight_u", "__known", strict=False)
+    bom = bom.drop(*(f"__f{c}" for c in BOM_NUMBERS), "value_u", "weight_u", "_pid", strict=False)
 
     def numbers() -> pl.DataFrame:
         read = bom.select(pl.col(c).cast(pl.Float64, strict=False).alias(f"__f{c}") for c in BOM_NUMBERS)
@@ -791,9 +803,9 @@ def _bom_read_once(bom: pl.DataFrame, p_names: pl.Series) -> tuple[pl.DataFrame,
     # parts of each use one core (Polars releases the interpreter while it works).
     with ThreadPoolExecutor(2) as pool:
         nums = pool.submit(numbers)
-        known = pool.submit(lambda: sku_ids(bom, p_names).is_not_null())
+        known = pool.submit(lambda: sku_ids(bom, p_names).cast(pl.UInt32))
         codes = pool.submit(lambda: bom["component_hts"].unique().drop_nulls())
-        return bom.hstack(nums.result()).with_columns(known.result().alias("__known")), codes.result()
+        return bom.hstack(nums.result()).with_columns(known.result().alias("_pid")), codes.result()
 
 
 def _bom_checks(bom: pl.DataFrame, p_skus: pl.Series, codes: pl.Series) -> list[Check]:
@@ -805,7 +817,7 @@ def _bom_checks(bom: pl.DataFrame, p_skus: pl.Series, codes: pl.Series) -> list[
         ("parent_sku", pl.col("parent_sku").is_null(), "a parent SKU is required"),
         (
             "parent_sku",
-            pl.col("parent_sku").is_not_null() & ~pl.col("__known"),
+            pl.col("parent_sku").is_not_null() & pl.col("_pid").is_null(),
             "a component without a parent (parent SKU not in PRODUCTS)",
         ),
         ("component_id", pl.col("component_id").is_null(), "a component id is required"),

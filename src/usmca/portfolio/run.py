@@ -673,6 +673,7 @@ def run_portfolio(
             note_needs=note_needs_hook(corpus),
             part6_open=part6_hook(on, conn, corpus),
             rule_lookup=rule_lookup_hook(corpus),
+            read_names=pf.sku_names,
         )
     else:
         raise InputError("--backend", backend, "unknown backend", "embedded or spark")
