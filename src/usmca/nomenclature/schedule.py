@@ -607,11 +607,12 @@ def _not_found(conn: sqlite3.Connection, code: str, as_of: dt.date) -> NotFoundE
     return NotFoundError(f"{dotted} does not exist on {as_of.isoformat()}; it was valid {spans}")
 
 
-def _find(conn: sqlite3.Connection, code: str, rev: Revision) -> Any | None:
+def _find(conn: sqlite3.Connection, code: str, rev: Revision, cols: str = _LINE_COLS) -> Any | None:
+    """The row (``cols``, the line's code first) of the code or its 00-padded line in force in ``rev``."""
     cands = _candidates(code)
     marks = ",".join("?" * len(cands))
     rows = conn.execute(
-        f"SELECT {_LINE_COLS} FROM hts_line l JOIN hts_text t ON t.id = l.text_id "
+        f"SELECT {cols} FROM hts_line l JOIN hts_text t ON t.id = l.text_id "
         f"WHERE l.code IN ({marks}) AND l.rev_from <= ? AND l.rev_to >= ?",
         (*cands, rev.seq, rev.seq),
     ).fetchall()
@@ -653,16 +654,10 @@ def path(code: str, as_of: dt.date | str | None = None, conn: sqlite3.Connection
     digits = normalize(code)
     day = _as_date(as_of)
     rev, _warning = _coverage(day, c)
-    cands = _candidates(digits)
-    marks = ",".join("?" * len(cands))
-    rows = c.execute(
-        f"SELECT l.code, t.path FROM hts_line l JOIN hts_text t ON t.id = l.text_id "
-        f"WHERE l.code IN ({marks}) AND l.rev_from <= ? AND l.rev_to >= ?",
-        (*cands, rev.seq, rev.seq),
-    ).fetchall()
-    if not rows:
+    row = _find(c, digits, rev, "l.code, t.path")
+    if row is None:
         raise _not_found(c, digits, day)
-    return tuple(json.loads(min(rows, key=lambda r: len(r[0]))[1]))
+    return tuple(json.loads(row[1]))
 
 
 def exists(code: str, as_of: dt.date | str | None = None, conn: sqlite3.Connection | None = None) -> bool:

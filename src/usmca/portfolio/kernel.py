@@ -1133,19 +1133,28 @@ def evaluate(
     d_win = ~b_ok & pl.col("d_ok")
     # s.3(7) Schedule 2 (``determine._schedule_2``): a listed good failing (B) and (D) is deemed originating,
     # with no certification criterion.
-    dm_codes = r.select("ghts").unique()
-    dm_vals = [bool(deemed_originating(g)) if deemed_originating else False for g in dm_codes["ghts"].to_list()]
-    r = r.join(dm_codes.with_columns(pl.Series("deemed", dm_vals, pl.Boolean)), on="ghts", how="left")
-    deemed = ~b_ok & ~d_win & pl.col("deemed")
     # s.3(7) on facts a portfolio row does not state (``deemed_originating.needs``): a listed good that does
     # not pass (B) or (D) is unresolved on them, and they follow the needs it already has.
+    # (The per-code answers of Schedule 2 and the chapter notes join the SKUs in one pass.)
+    g_codes = r.select("ghts").unique()["ghts"].to_list()
     s2_hook = getattr(deemed_originating, "needs", None)
-    s2_vals = [s2_hook(g) if s2_hook else None for g in dm_codes["ghts"].to_list()]
-    r = r.join(dm_codes.with_columns(pl.Series("s2_needs", s2_vals, pl.List(pl.String))), on="ghts", how="left")
+    per_code = pl.DataFrame(
+        {
+            "ghts": g_codes,
+            "deemed": [bool(deemed_originating(g)) if deemed_originating else False for g in g_codes],
+            "s2_needs": [s2_hook(g) if s2_hook else None for g in g_codes],
+            "note_needs": [list(note_needs(g)) if note_needs else [] for g in g_codes],
+        },
+        schema={
+            "ghts": pl.String,
+            "deemed": pl.Boolean,
+            "s2_needs": pl.List(pl.String),
+            "note_needs": pl.List(pl.String),
+        },
+    )
+    r = r.join(per_code, on="ghts", how="left")
+    deemed = ~b_ok & ~d_win & pl.col("deemed")
     s2 = ~b_ok & ~d_win & ~pl.col("deemed") & pl.col("s2_needs").is_not_null()
-    nn_codes = r.select("ghts").unique()
-    nn_vals = [list(note_needs(g)) if note_needs else [] for g in nn_codes["ghts"].to_list()]
-    r = r.join(nn_codes.with_columns(pl.Series("note_needs", nn_vals, pl.List(pl.String))), on="ghts", how="left")
     noted = b_ok & (pl.col("note_needs").list.len() > 0)
     # a vehicle that passes is unresolved on the facts its other Part 6 requirements ask (core parts, steel and
     # aluminum, labour value content: ``determine._other_requirements``), which no portfolio row states
