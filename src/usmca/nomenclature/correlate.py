@@ -184,26 +184,29 @@ class Nomenclature:
         for o in olds:
             news |= table[o]
         # For a heading/chapter, "shared" means fed by old codes outside it.
-        shared: list[str] = []
+        shared: tuple[str, ...] = ()
         if list_shared:
             feeders: set[str] = set().union(*(back[n] for n in news))  # a set union: some feed 1,000+ codes
             if len(code) == 6:
                 feeders.discard(code)
             else:
                 feeders = {o for o in feeders if not o.startswith(code)}
-            shared = sorted(feeders)
-        elif any(len(back[n]) > 1 if len(code) == 6 else any(not o.startswith(code) for o in back[n]) for n in news):
-            shared = ["(not listed)"]  # only its truth is read below; ``shared_with`` stays empty
+            shared = tuple(sorted(feeders))
+            is_shared = bool(shared)
+        else:  # (a 6-digit code feeds each of its news itself: shared when any has another feeder)
+            is_shared = any(
+                len(back[n]) > 1 if len(code) == 6 else any(not o.startswith(code) for o in back[n]) for n in news
+            )
         if len(news) == 1:
-            rel = "n:1" if shared else "1:1"
-        elif shared:
+            rel = "n:1" if is_shared else "1:1"
+        elif is_shared:
             rel = "n:n"
         else:
             rel = "1:n"
         if len(code) < 6 and rel == "1:n" and all(n.startswith(code) for n in news):
             # A heading whose subheadings were only rearranged within it keeps its meaning.
             rel = "identity"
-        return Correlation(edition, code, tuple(sorted(news)), rel, tuple(shared) if list_shared else (), src)
+        return Correlation(edition, code, tuple(sorted(news)), rel, shared, src)
 
     def old_codes_of(self, hs2022: str, edition: str) -> tuple[str, ...]:
         """The older-edition subheadings that feed an HS 2022 subheading."""

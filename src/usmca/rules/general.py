@@ -360,19 +360,18 @@ def exclusion_sides(code: str, side: str, conn: sqlite3.Connection) -> tuple[tup
     p = provisions()
     olds = _hs2017(code, conn)
     index, owners = p.exception_clauses[side]
-    clauses_hit: dict[int, set[int]] = {}
-    olds_hit: dict[int, set[str]] = {}
+    # the index finds the clauses any counterpart falls in; ``_side`` then reads only those (the others hold
+    # no counterpart, so its answer is the one it gives on all of them)
+    named: dict[int, set[int]] = {}
     for o in olds:
         for k in index.containing(o):
             i, j = owners[k]
-            clauses_hit.setdefault(i, set()).add(j)
-            olds_hit.setdefault(i, set()).add(o)
+            named.setdefault(i, set()).add(j)
     out = []
-    for i in sorted(clauses_hit):
+    for i in sorted(named):
         e = p.exceptions[i]
         clauses = e.good if side == "good" else e.material
-        hit = [clauses[j] for j in sorted(clauses_hit[i])]  # as ``_side`` finds them, in the text's order
-        full = len(olds_hit[i]) == len(set(olds))
+        hit, full = _side(tuple(clauses[j] for j in sorted(named[i])), olds)
         out.append((i, full and not _needs(hit)))
     return tuple(out)
 
