@@ -347,3 +347,15 @@ def test_manifest_defects(conn: object) -> None:
     assert len(template) == 2 and all(r.status == "defective" for r in template)
     assert c.rule("GN11(o)/72/1").provenance.number_inferred
     assert not c.rule("GN11(o)/87/7").provenance.number_inferred
+
+
+def test_2901_2942_except_2916_32_is_read_in_hs2022(conn: object) -> None:
+    """Branch (B) excepts 2916.32, held as ranges around it: the bound 2916.33 exists in no edition but the
+    text never names it, so the rule is not defective and is read in HS 2022."""
+    r = load_corpus(conn).rule("GN11(o)/29/1")  # type: ignore[arg-type]
+    assert r.status == "structured" and r.unparsed_reason is None
+    assert not any("no correlated HS edition" in d for d in r.provenance.defects)
+    assert codeset_to(r.scope) == ["290110-294200"]
+    b = r.alternatives[1]
+    assert b.target.contains("291631") and b.target.contains("291634") and not b.target.contains("291632")
+    assert b.rvc is not None

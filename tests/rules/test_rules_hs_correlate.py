@@ -47,3 +47,25 @@ def test_unknown_code(conn) -> None:  # type: ignore[no-untyped-def]
         map_to_2022("94019", "HS2017", conn)
     with pytest.raises(InputError, match="edition"):
         map_to_2022("940190", "HS1996", conn)
+
+
+def test_edition_from_the_codes_the_text_names(conn) -> None:  # type: ignore[no-untyped-def]
+    from usmca.nomenclature.codes import CodeRange
+    from usmca.rules.corpus import decide_edition, written_codes
+
+    nom = nomenclature(conn)
+    text = (
+        "No change in tariff classification to a good of subheadings 2901.10 through 2942.00, "
+        "except for a good of subheading 2916.32"
+    )
+    written = written_codes(text)
+    assert written == {"290110", "294200", "291632"}
+    held = [CodeRange("290110", "291631"), CodeRange("291633", "294200")]
+    assert decide_edition(nom, held) == ("unknown", ["291633"])  # every bound taken as written
+    assert decide_edition(nom, held, written) == ("HS2022", [])
+    # a code the text does name still decides the edition
+    assert decide_edition(nom, [CodeRange("940190", "940190")], written_codes("subheading 9401.90")) == (
+        "HS2017",
+        ["940190"],
+    )
+    assert written_codes("heading 8708, tariff item 8708.29.50") == {"8708", "870829"}

@@ -315,8 +315,22 @@ def _all_codes(pr: P.ParsedRule) -> list[CodeRange]:
     return rs
 
 
-def decide_edition(nom: Nomenclature, ranges: list[CodeRange]) -> tuple[str, list[str]]:
-    """The HS edition the rule's codes are written in: HS2022 unless a 6-digit code is absent from HS 2022."""
+_WRITTEN_CODE = re.compile(r"(?<![\d.])(\d{4})(?:\.(\d{2}))?")
+
+
+def written_codes(*texts: str) -> frozenset[str]:
+    """The headings and subheadings a text names (4 and 6 digits; a tariff item counts as its subheading)."""
+    return frozenset(m.group(1) + (m.group(2) or "") for t in texts for m in _WRITTEN_CODE.finditer(t))
+
+
+def decide_edition(
+    nom: Nomenclature, ranges: list[CodeRange], written: frozenset[str] | None = None
+) -> tuple[str, list[str]]:
+    """The HS edition the rule's codes are written in: HS2022 unless a 6-digit code is absent from HS 2022.
+
+    ``written``: the codes the rule's text names. A range bound the text does not name is not evidence of an
+    edition: "2901.10 through 2942.00, except for a good of subheading 2916.32" is held as ranges ending at
+    2916.31 and starting at 2916.33, a bound no edition has and the law never wrote."""
     absent: list[str] = []
     for r in ranges:
         for c in {r.start, r.end}:
@@ -324,7 +338,7 @@ def decide_edition(nom: Nomenclature, ranges: list[CodeRange]) -> tuple[str, lis
                 absent.append(c[:6])
             elif len(c) == 4 and c not in nom.hs2022:
                 absent.append(c)
-    absent = sorted(set(absent))
+    absent = sorted(a for a in set(absent) if written is None or a in written)
     if not absent:
         return "HS2022", []
     for ed in ("HS2017", "HS2012"):
@@ -498,7 +512,7 @@ def build(conn: sqlite3.Connection, sources: Path, log: Any) -> dict[str, Any]:
     # as 8462.29 exists in both HS 2017 and HS 2022 but does not mean the same goods.
     older: dict[str, str] = {}
     for _f, _c, _r, _i, _n, _p, pr, _h, _a in pending:
-        ed, _abs = decide_edition(nom, list(pr.scope.ranges) + _all_codes(pr))
+        ed, _abs = decide_edition(nom, list(pr.scope.ranges) + _all_codes(pr), written_codes(_i.text, _i.label))
         if ed in ("HS2017", "HS2012"):
             for rg in pr.scope.ranges:
                 older.setdefault(rg.start[:4], ed)
@@ -788,7 +802,9 @@ def _make_rule(
             if bad:
                 why_bad.append(why)
     # nomenclature
-    edition, absent = decide_edition(nom, list(scope_w.ranges) + _all_codes(pr))
+    edition, absent = decide_edition(
+        nom, list(scope_w.ranges) + _all_codes(pr), written_codes(item.text, item.label)
+    )
     if edition == "HS2022" and force_edition is not None:
         edition = force_edition
         defects.append(
