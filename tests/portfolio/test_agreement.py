@@ -717,3 +717,34 @@ def test_agreement_on_rules_structured_in_part(conn: Any) -> None:
     for x in by_hand:
         k = [f for f in x["kernel"]["needs"] if "needs reading by hand" in f]
         assert [f for f in x["engine"]["needs"] if "needs reading by hand" in f] == k, x
+
+
+@pytest.mark.slow
+def test_agreement_on_organic_chemicals_with_an_excepted_subheading(conn: Any) -> None:
+    """GN 11(o) ch. 29 rule 1: (A) a change from any other subheading, or (B) no change required with an RVC,
+    except for a good of 2916.32, which (B) does not reach. Goods of the chapter, then 2916.32 alone and its
+    neighbours alone with materials of their own subheading: kernel == engine each time; the neighbours
+    qualify on (B)'s RVC, 2916.32 never does."""
+    corpus, tables, codes = _real(conn)
+    goods = [c for c in codes if c.startswith("29")]
+    excepted = [c for c in goods if c.startswith("291632")]
+    neighbours = [c for c in goods if c.startswith(("291631", "291634"))]
+    assert len(goods) > 300 and excepted and neighbours
+    n, seen = _agree_on(goods, [c[:6] for c in goods] * 3 + codes, corpus, tables, skus=400, seed=29)
+    assert {x["kernel"]["rule_id"] for x in seen} == {"GN11(o)/29/1", None}  # None: all originating, or CN
+    assert n > 300 and {"originating", "non_originating"} <= {x["kernel"]["status"] for x in seen}
+
+    def on_rvc(seen: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [
+            x
+            for x in seen
+            if x["kernel"]["status"] == "originating"
+            and x["kernel"]["criterion"] == "B"
+            and x["kernel"]["rvc_transaction_value"] is not None
+        ]
+
+    own = ["291632"] * 4 + ["291631", "291634"] * 2 + ["390110"]
+    n, seen = _agree_on(neighbours, own, corpus, tables, skus=200, seed=30)
+    assert n > 100 and on_rvc(seen)
+    n, seen = _agree_on(excepted, own, corpus, tables, skus=200, seed=30)
+    assert n > 100 and not on_rvc(seen) and any(x["kernel"]["blockers"] for x in seen)
