@@ -999,8 +999,8 @@ def evaluate(
     )
     a = (
         pa.drop("ghts")
-        .join(alt_fail, on=["sku", "alt_idx"], how="left")
-        .join(sku_base, on="sku")
+        .join(alt_fail, on=["sku", "alt_idx"], how="left", maintain_order="left")
+        .join(sku_base, on="sku", maintain_order="left")
         .with_columns(
             pl.col("n_fail").fill_null(0),
             pl.col("fail_val").fill_null(0),
@@ -1106,7 +1106,11 @@ def evaluate(
         .alias("d_v"),
         (pl.col("failing") & (pl.col("shift_v") == T)).alias("dm_ok"),
     )
-    a = a.sort("sku", "alt_idx").with_columns(pl.col("sku").set_sorted())
+    # (the rows come from ``pa``, in (SKU, alternative) order, through joins that keep it; sorted only if not)
+    in_order = (pl.col("sku").diff() > 0) | ((pl.col("sku").diff() == 0) & (pl.col("alt_idx").diff() > 0))
+    if not a.select(in_order.fill_null(True).all()).item():
+        a = a.sort("sku", "alt_idx")
+    a = a.with_columns(pl.col("sku").set_sorted())
     # The record the single-good engine reports (``determine._psr``): the first passing alternative, else the
     # first undecided, else the first failing one whose RVC was computed, else the first failing one; for (D)
     # the first alternative that passes.
@@ -1120,15 +1124,25 @@ def evaluate(
         .otherwise(3)
         .alias("_pref")
     )
-    # (sorted by SKU, the first row of each SKU is where the SKU changes: no grouping needed)
-    rec = a.sort("sku", "_pref", "alt_idx").filter(pl.col("sku").ne_missing(pl.col("sku").shift(1)))
-    d = a.group_by("sku", maintain_order=True).agg(
-        (pl.col("d_v") == T).any().alias("d_ok"),
-        (pl.col("d_v") == U).any().alias("d_u"),
-        pl.col("d_tv").filter(pl.col("d_v") == T).first().alias("d_req_tv"),
-        pl.col("d_nc").filter(pl.col("d_v") == T).first().alias("d_req_nc"),
+    # The reported row of each SKU is found in the grouping that decides (D): with the rows in (SKU, alternative)
+    # order, the first row of the lowest preference (``arg_min`` takes the first of equals) is the one a sort by
+    # (SKU, preference, alternative) puts first; the rows are then gathered, not the whole frame sorted again.
+    d = (
+        a.select("sku", "_pref", "d_v", "d_tv", "d_nc")
+        .with_row_index("_i")
+        .group_by("sku", maintain_order=True)
+        .agg(
+            (pl.col("_i").first() + pl.col("_pref").arg_min()).alias("_rec"),
+            (pl.col("d_v") == T).any().alias("d_ok"),
+            (pl.col("d_v") == U).any().alias("d_u"),
+            pl.col("d_tv").filter(pl.col("d_v") == T).first().alias("d_req_tv"),
+            pl.col("d_nc").filter(pl.col("d_v") == T).first().alias("d_req_nc"),
+        )
     )
-    r = rec.join(d, on="sku").join(tables.rule_info.select("rule_idx", "rule_id"), on="rule_idx")
+    rec = a.drop("sku")[d["_rec"]]
+    r = pl.concat([d.drop("_rec"), rec], how="horizontal").join(
+        tables.rule_info.select("rule_idx", "rule_id"), on="rule_idx"
+    )
     b_ok, b_u = pl.col("b_v") == T, pl.col("b_v") == U
     d_win = ~b_ok & pl.col("d_ok")
     # s.3(7) Schedule 2 (``determine._schedule_2``): a listed good failing (B) and (D) is deemed originating,
