@@ -285,6 +285,38 @@ def test_fallback_reasons() -> None:
     assert r["F3"]["status"] == "fallback" and "no bill" in str(r["F3"]["reason"])
 
 
+def test_de_minimis_of_another_kind_goes_to_the_engine_only_when_asked() -> None:
+    """A good whose de minimis is of a kind the kernel does not weigh goes to the engine only when some material
+    fails the shift (de minimis is then asked); one whose materials all shift is decided; other goods are not
+    touched by the set-aside."""
+    prods = [
+        {"sku": "O1", "hts": "9401.99.9081", "country_of_production": "CA", "transaction_value": "100"},
+        {"sku": "O2", "hts": "9401.99.9081", "country_of_production": "CA", "transaction_value": "100"},
+        {"sku": "V1", "hts": "9404.90.1000", "country_of_production": "CA", "transaction_value": "100"},
+    ]
+    line = {"component_id": "m", "value": "5", "origin": "non_originating"}
+    bom = [
+        {**line, "parent_sku": "O1", "component_hts": "9401.99"},  # same subheading: fails the shift
+        {**line, "parent_sku": "O2", "component_hts": "7308.90"},  # shifts
+        {**line, "parent_sku": "V1", "component_hts": "5007.20"},  # fails the shift, de minimis by value
+    ]
+    p, b = _frames(prods, bom)
+    pf = check_portfolio(p, b, None, on=ON)
+
+    def run(mode: Callable[[str], str]) -> dict[str, dict[str, object]]:
+        res = evaluate(pf.products, pf.bom, _tables(), dm_mode=mode)
+        out = {r["sku"]: r for r in res.results.iter_rows(named=True)}
+        out.update({r["sku"]: {"status": "fallback", **r} for r in res.fallback.iter_rows(named=True)})
+        return out
+
+    plain = run(lambda g: "value")
+    odd = run(lambda g: "other" if g.startswith("9401") else "value")
+    assert odd["O1"]["status"] == "fallback" and "de minimis of a kind" in str(odd["O1"]["reason"])
+    assert plain["O1"]["status"] != "fallback"
+    assert odd["O2"] == plain["O2"] and odd["O2"]["status"] == "originating"
+    assert odd["V1"] == plain["V1"] and odd["V1"]["de_minimis"] is True
+
+
 # ---- the vectorized shift is TariffShift.allows ----
 
 _codes = st.from_regex(r"\A(84|85|94|73|39)[0-9]{8}\Z")

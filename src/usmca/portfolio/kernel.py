@@ -906,11 +906,11 @@ def evaluate(
     codes = p.select("ghts").unique()
     modes = [dm_mode(g) if dm_mode else "value" for g in codes["ghts"].to_list()]
     p_dm = p.select("sku", "ghts").join(codes.with_columns(pl.Series("dm_mode", modes, pl.String)), on="ghts")
-    other_dm = (
-        p_dm.filter(~pl.col("dm_mode").is_in(DM_MODES)).join(fails.select("sku").unique(), on="sku", how="semi")
-    ).select("sku")
-    send_back(other_dm, "de minimis of a kind the kernel does not take")
-    p, pa, fails, p_dm = (d.join(other_dm, on="sku", how="anti") for d in (p, pa, fails, p_dm))
+    other_dm = p_dm.filter(~pl.col("dm_mode").is_in(DM_MODES)).select("sku")
+    if other_dm.height:  # (usually none: then no joins of the millions of failing lines)
+        other_dm = other_dm.join(fails.select("sku").unique(), on="sku", how="semi")
+        send_back(other_dm, "de minimis of a kind the kernel does not take")
+        p, pa, fails, p_dm = (d.join(other_dm, on="sku", how="anti") for d in (p, pa, fails, p_dm))
     # s.5(3) exclusions per distinct (good, material): 0 none, 1 depends on facts the bill does not give,
     # 2 certain.
     ghts_of = pl.lit(products["hts"]).gather(pl.col("sku"))  # the good's code by SKU id
