@@ -309,3 +309,34 @@ def test_numbers_of_a_trillion_or_more_are_row_errors(tmp_path: Path) -> None:
     assert len(pf.errors) == 3
     assert set(pf.skipped) == {"A", "C"}
     assert pf.bom["value_u"].to_list() == [5_000_000]
+
+
+def test_originating_lines_outside_the_territory(tmp_path: Path) -> None:
+    """An originating material is produced in the territory (US, MX, CA): a line that says otherwise is a row
+    problem, and a declaration that would make such a line originating contradicts the bill; lines inside the
+    territory, without a country, or not originating pass."""
+    (tmp_path / "p.csv").write_text(
+        "sku,hts,country_of_production,transaction_value,date\n"
+        + "".join(f"{s},9401.20.00.00,MX,100,2026-03-01\n" for s in "ABCDEFG")
+    )
+    (tmp_path / "b.csv").write_text(
+        "parent_sku,component_id,component_hts,value,origin,supplier,country\n"
+        "A,a1,7318.15,5,originating,,CN\n"  # row problem
+        "B,b1,7318.15,5,originating,,us\n"  # read as US
+        "C,c1,7318.15,5,,S1,DE\n"  # declared originating: contradiction
+        "D,d1,7318.15,5,,S1,CA\n"  # declared originating in the territory
+        "E,e1,7318.15,5,originating,,\n"  # no country given
+        "F,f1,7318.15,5,non_originating,,CN\n"
+        "G,g1,7318.15,5,,S2,USA\n"  # not a two-letter code
+    )
+    (tmp_path / "d.csv").write_text(
+        "supplier,component_id,originating,valid_from,valid_to,certificate_id\nS1,,yes,2026-01-01,2026-12-31,C-1\n"
+    )
+    pf = read_portfolio(tmp_path / "p.csv", tmp_path / "b.csv", tmp_path / "d.csv", on=ON)
+    problems = {(e.row, e.field): e.problem for e in pf.errors}
+    assert "USMCA territory" in problems[(2, "country")]
+    assert "contradicts" in pf.skipped["C"] and "outside the USMCA territory" in problems[(4, "country")]
+    assert "ISO 3166" in problems[(8, "country")]
+    assert set(pf.skipped) == {"A", "C", "G"}
+    origin = dict(pf.bom.select("parent_sku", "origin").iter_rows())
+    assert origin == {"B": "originating", "D": "originating", "E": "originating", "F": "non_originating"}
