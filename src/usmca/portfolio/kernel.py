@@ -951,7 +951,10 @@ def evaluate(
         .agg(
             pl.len().alias("n_fail"),
             pl.col("val").sum().alias("fail_val"),
-            pl.col("comp").sort_by("li").unique(maintain_order=True).alias("fail_comps"),
+            # in line order (the failing lines usually are already: then no sort per group, half of this step)
+            (pl.col("comp") if fails["li"].is_sorted() else pl.col("comp").sort_by("li"))
+            .unique(maintain_order=True)
+            .alias("fail_comps"),
             pl.col("same").all().alias("fail_same_sub"),
             pl.col("excl").max().alias("excl"),
             pl.col("wt").sum().alias("fail_wt"),
