@@ -1217,7 +1217,7 @@ def evaluate(
         .alias("needs"),
         (b_u & pl.col("p6_needs").is_not_null() & ~noted & ~deemed).alias("_p6"),
         s2.alias("_s2"),
-    )
+    ).select(*RESULT_SCHEMA.names(), "_p6", "_s2", "p6_needs", "s2_needs")  # (what follows copies these alone)
     # Part 6's facts come first where it left the good open, Schedule 2's come last (list work on those rows
     # only: list concatenation over every row cost seconds)
     # An undecided (B) names the facts each undecided branch asks, in the branches' order (``determine._psr``:
