@@ -1142,7 +1142,8 @@ def evaluate(
             pl.col("d_nc").filter(pl.col("d_v") == T).first().alias("d_req_nc"),
         )
     )
-    rec = a.drop("sku")[d["_rec"]]
+    # (only the columns the verdict below reads are gathered: a has some fifty)
+    rec = a.select(_REPORTED)[d["_rec"]]
     r = pl.concat([d.drop("_rec"), rec], how="horizontal").join(
         tables.rule_info.select("rule_idx", "rule_id"), on="rule_idx"
     )
@@ -1297,6 +1298,29 @@ def evaluate(
         return df.with_columns(names.gather(df["sku"]).alias("sku"))
 
     return KernelResult(results=named(results).cast(RESULT_SCHEMA), fallback=named(fb))
+
+
+# the columns of the (SKU, alternative) frame that the verdict reads from the reported alternative
+_REPORTED = (
+    "rule_idx",
+    "alt_idx",
+    "ghts",
+    "tv",
+    "nc",
+    "vnm",
+    "has_rvc",
+    "b_v",
+    "b_tv",
+    "b_nc",
+    "dm_ok",
+    "fail_comps",
+    "fact_u",
+    "f_needs",
+    "p6_needs",
+    "veh",
+    "v_needs",
+    "v_unres",
+)
 
 
 def _unresolved_on_rule(rows: pl.DataFrame, deemed_originating: Callable[[str], bool] | None) -> pl.DataFrame:
