@@ -748,3 +748,21 @@ def test_agreement_on_organic_chemicals_with_an_excepted_subheading(conn: Any) -
     assert n > 100 and on_rvc(seen)
     n, seen = _agree_on(excepted, own, corpus, tables, skus=200, seed=30)
     assert n > 100 and not on_rvc(seen) and any(x["kernel"]["blockers"] for x in seen)
+
+
+def test_de_minimis_without_a_value_base_names_the_value() -> None:
+    """A failing material and neither a transaction value nor a total cost: de minimis cannot be weighed, the good
+    is unresolved, and the kernel names the value it needs as the engine does, first; with a value the same
+    bill is decided."""
+    from usmca.portfolio.kernel import NEED_DM_BASE
+
+    line = {"parent_sku": "P0", "component_id": "silk", "component_hts": "500720", "value": "5.00"}
+    bom = [{**line, "origin": "non_originating", "country": None}]
+    good = {"sku": "P0", "hts": "9404901000", "country_of_production": "MX"}
+    seen: list[dict[str, Any]] = []
+    assert _agree([good], bom, _CORPUS, _TABLES, seen) == 1
+    k, e = seen[0]["kernel"], seen[0]["engine"]
+    assert k["status"] == "unresolved" and list(k["needs"]) == [NEED_DM_BASE] == e["needs"][:1]
+    seen.clear()
+    _agree([{**good, "transaction_value": "100.00"}], bom, _CORPUS, _TABLES, seen)
+    assert seen[0]["kernel"]["status"] == "originating" and seen[0]["kernel"]["de_minimis"] is True

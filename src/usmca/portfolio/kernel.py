@@ -1108,6 +1108,15 @@ def evaluate(
         .cast(pl.Int8)
         .alias("d_v"),
         (pl.col("failing") & (pl.col("shift_v") == T)).alias("dm_ok"),
+        # de minimis by value undecided for want of a base (no transaction value, no total cost): the engine
+        # names the value it needs (``criteria.value_share_check``)
+        (
+            pl.col("failing")
+            & (pl.col("shift_v") == U)
+            & (pl.col("dm_kind") == "value")
+            & pl.col("tv").is_null()
+            & pl.col("tc").is_null()
+        ).alias("dm_nobase"),
     )
     # (the rows come from ``pa``, in (SKU, alternative) order, through joins that keep it; sorted only if not)
     in_order = (pl.col("sku").diff() > 0) | ((pl.col("sku").diff() == 0) & (pl.col("alt_idx").diff() > 0))
@@ -1218,7 +1227,8 @@ def evaluate(
         .alias("needs"),
         (b_u & pl.col("p6_needs").is_not_null() & ~noted & ~deemed).alias("_p6"),
         s2.alias("_s2"),
-    ).select(*RESULT_SCHEMA.names(), "_p6", "_s2", "p6_needs", "s2_needs")  # (what follows copies these alone)
+        (b_u & pl.col("dm_nobase")).alias("_nobase"),
+    ).select(*RESULT_SCHEMA.names(), "_p6", "_s2", "_nobase", "p6_needs", "s2_needs")  # (the rest copies these)
     # Part 6's facts come first where it left the good open, Schedule 2's come last (list work on those rows
     # only: list concatenation over every row cost seconds)
     # An undecided (B) names the facts each undecided branch asks, in the branches' order (``determine._psr``:
@@ -1241,8 +1251,11 @@ def evaluate(
         res = res.join(fact_needs, on="sku", how="left")
     else:
         res = res.with_columns(pl.lit(None, pl.List(pl.String)).alias("_fn"))
-    res = res.with_columns(((pl.col("status") == "unresolved") & pl.col("_fn").is_not_null()).alias("_facts"))
-    fix = pl.col("_p6") | pl.col("_s2") | pl.col("_facts")
+    res = res.with_columns(
+        ((pl.col("status") == "unresolved") & pl.col("_fn").is_not_null()).alias("_facts"),
+        ((pl.col("status") == "unresolved") & pl.col("_nobase")).alias("_nobase"),
+    )
+    fix = pl.col("_p6") | pl.col("_s2") | pl.col("_facts") | pl.col("_nobase")
     fixed = res.filter(fix).with_columns(
         pl.when(pl.col("_facts"))
         .then(pl.concat_list("_fn", "needs").list.unique(maintain_order=True))
@@ -1252,6 +1265,13 @@ def evaluate(
     fixed = fixed.with_columns(
         pl.when(pl.col("_p6"))
         .then(pl.concat_list("p6_needs", "needs").list.unique(maintain_order=True))
+        .otherwise(pl.col("needs"))
+        .alias("needs")
+    )
+    # the value de minimis lacks comes first, as the engine's shift test asks it before anything else
+    fixed = fixed.with_columns(
+        pl.when(pl.col("_nobase"))
+        .then(pl.concat_list(pl.lit([NEED_DM_BASE], pl.List(pl.String)), "needs").list.unique(maintain_order=True))
         .otherwise(pl.col("needs"))
         .alias("needs")
     )
@@ -1313,6 +1333,7 @@ _REPORTED = (
     "b_tv",
     "b_nc",
     "dm_ok",
+    "dm_nobase",
     "fail_comps",
     "fact_u",
     "f_needs",
@@ -1389,6 +1410,7 @@ def _fact_checks(pa: pl.DataFrame, nl: pl.DataFrame, mc: pl.DataFrame, tables: R
     )
 
 
+NEED_DM_BASE = "good.transaction_value or good.total_cost"  # the engine's words for de minimis without a base
 _NEED_TV = "good.transaction_value"
 _NEED_NC = "good.total_cost (with excluded_costs) or good.net_cost"
 # the four possible lists, picked by a two-bit code (building lists row by row cost ~2 s per million SKUs)
