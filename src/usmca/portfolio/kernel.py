@@ -1227,7 +1227,7 @@ def evaluate(
         .alias("needs"),
         (b_u & pl.col("p6_needs").is_not_null() & ~noted & ~deemed).alias("_p6"),
         s2.alias("_s2"),
-        (b_u & pl.col("dm_nobase")).alias("_nobase"),
+        ((status == "unresolved") & b_u & pl.col("dm_nobase")).alias("_nobase"),
     ).select(*RESULT_SCHEMA.names(), "_p6", "_s2", "_nobase", "p6_needs", "s2_needs")  # (the rest copies these)
     # Part 6's facts come first where it left the good open, Schedule 2's come last (list work on those rows
     # only: list concatenation over every row cost seconds)
@@ -1251,10 +1251,7 @@ def evaluate(
         res = res.join(fact_needs, on="sku", how="left")
     else:
         res = res.with_columns(pl.lit(None, pl.List(pl.String)).alias("_fn"))
-    res = res.with_columns(
-        ((pl.col("status") == "unresolved") & pl.col("_fn").is_not_null()).alias("_facts"),
-        ((pl.col("status") == "unresolved") & pl.col("_nobase")).alias("_nobase"),
-    )
+    res = res.with_columns(((pl.col("status") == "unresolved") & pl.col("_fn").is_not_null()).alias("_facts"))
     fix = pl.col("_p6") | pl.col("_s2") | pl.col("_facts") | pl.col("_nobase")
     fixed = res.filter(fix).with_columns(
         pl.when(pl.col("_facts"))

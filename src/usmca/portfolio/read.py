@@ -9,6 +9,8 @@ Supplier declarations fill the origin of BOM lines whose ``origin`` cell is empt
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import operator
 import string
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -18,7 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from usmca.errors import InputError
-from usmca.portfolio.kernel import sku_ids
+from usmca.portfolio.kernel import TERRITORY, sku_ids
 
 PRODUCT_COLUMNS = (
     "sku",
@@ -850,9 +852,9 @@ def _bom_checks(bom: pl.DataFrame, p_skus: pl.Series, codes: pl.Series) -> list[
 
 
 def _in_territory(col: str) -> pl.Expr:
-    """``col`` is US, MX or CA: three comparisons of two-letter cells cost half of a set lookup of each."""
+    """``col`` is in the territory (US, MX, CA): a comparison per country costs half of a set lookup per cell."""
     c = pl.col(col)
-    return (c == "US") | (c == "MX") | (c == "CA")
+    return functools.reduce(operator.or_, (c == t for t in TERRITORY))
 
 
 def self_produced_lines(bom: pl.DataFrame, *cols: str) -> pl.DataFrame:

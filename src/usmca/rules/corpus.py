@@ -511,8 +511,8 @@ def build(conn: sqlite3.Connection, sources: Path, log: Any) -> dict[str, Any]:
     # A heading where any rule is written in an older edition is read in that edition throughout: a code such
     # as 8462.29 exists in both HS 2017 and HS 2022 but does not mean the same goods.
     older: dict[str, str] = {}
-    for _f, _c, _r, _i, _n, _p, pr, _h, _a in pending:
-        ed, _abs = decide_edition(nom, list(pr.scope.ranges) + _all_codes(pr), written_codes(_i.text, _i.label))
+    for _f, _c, _r, item, _n, _p, pr, _h, _a in pending:
+        ed, _abs = decide_edition(nom, list(pr.scope.ranges) + _all_codes(pr), written_codes(item.text, item.label))
         if ed in ("HS2017", "HS2012"):
             for rg in pr.scope.ranges:
                 older.setdefault(rg.start[:4], ed)
