@@ -115,7 +115,7 @@ def _frames(prods: list[dict[str, str | None]], bom: list[dict[str, str | None]]
     return p.with_columns(pl.col("_row").cast(pl.Int64)), b.with_columns(pl.col("_row").cast(pl.Int64))
 
 
-KEYS = ("status", "criterion", "rule_id", "rvc_transaction_value", "rvc_net_cost")
+KEYS = ("status", "criterion", "rule_id", "rvc_transaction_value", "rvc_net_cost", "blockers", "de_minimis", "needs")
 
 
 def _agree(
@@ -329,10 +329,9 @@ def test_agreement_on_goods_with_chapter_rule_requirements(conn: Any) -> None:
     n = _agree(products.to_dicts(), bom.to_dicts(), corpus, tables, seen)
     noted = [x for x in seen if any(".facts.GN11(o)" in n for n in x["kernel"]["needs"])]
     assert n > 40 and len(noted) > 5, (n, len(noted))
-    for x in noted:  # the facts are named exactly as the engine names them (it may add others, e.g. unknown
-        # material origins, which the kernel does not list: ``needs`` is not among the agreed KEYS)
+    for x in noted:  # the facts are named exactly as the engine names them (``needs`` is agreed as a whole too)
         facts = [n for n in x["engine"]["needs"] if ".facts." in n]
-        assert list(x["kernel"]["needs"]) == facts, x
+        assert [n for n in x["kernel"]["needs"] if ".facts." in n] == facts, x
 
 
 @pytest.mark.slow
@@ -643,9 +642,8 @@ def test_agreement_on_rules_asking_what_the_good_is_or_a_proviso(conn: Any) -> N
     asked = [x for x in seen if any(".facts." in f for f in x["kernel"]["needs"])]
     statuses = {x["kernel"]["status"] for x in seen}
     assert n > 250 and len(asked) > 50 and {"unresolved", "non_originating"} <= statuses, (n, len(asked), statuses)
-    for x in seen:  # the facts named exactly as the engine names them, in its order (the kernel does not name
-        # the parts fallback's statement, as before: ``needs`` is not among the agreed KEYS)
-        facts = [f for f in x["engine"]["needs"] if ".facts." in f and ".facts.materials_are_parts" not in f]
+    for x in seen:  # the facts named exactly as the engine names them, in its order
+        facts = [f for f in x["engine"]["needs"] if ".facts." in f]
         assert [f for f in x["kernel"]["needs"] if ".facts." in f] == facts, x
 
 
@@ -766,3 +764,40 @@ def test_de_minimis_without_a_value_base_names_the_value() -> None:
     seen.clear()
     _agree([{**good, "transaction_value": "100.00"}], bom, _CORPUS, _TABLES, seen)
     assert seen[0]["kernel"]["status"] == "originating" and seen[0]["kernel"]["de_minimis"] is True
+
+
+def test_materials_of_unknown_origin_that_decide_are_named_as_the_engine_names_them() -> None:
+    """A good that does not originate names each material of unknown origin that would make it originate were it
+    originating (``determine._what_if``): one at a time where one is enough, all together only where none is
+    alone; a material of known origin, or one that would not change the answer, is not named."""
+    good = {"sku": "P0", "hts": "9404901000", "country_of_production": "MX", "transaction_value": "100.00"}
+
+    def line(cid: str, value: str, origin: str) -> dict[str, str | None]:
+        country = "MX" if origin == "originating" else None
+        return {
+            "parent_sku": "P0",
+            "component_id": cid,
+            "component_hts": "500720",
+            "value": value,
+            "origin": origin,
+            "country": country,
+        }
+
+    def decided(bom: list[dict[str, str | None]]) -> dict[str, Any]:
+        seen: list[dict[str, Any]] = []
+        assert _agree([good], bom, _CORPUS, _TABLES, seen) == 1  # (needs among the agreed fields)
+        return dict(seen[0]["kernel"])
+
+    # one silk material of unknown origin worth 50% fails the shift beyond de minimis: were it originating, the
+    # good would be; the non-originating one (5%) is tolerated and not named
+    one = decided([line("silk-a", "5.00", "non_originating"), line("silk-b", "50.00", "unknown")])
+    assert one["status"] == "non_originating"
+    assert len(one["needs"]) == 1 and one["needs"][0].startswith("materials[1].origin (silk-b): origin unknown")
+    assert "together" not in one["needs"][0]
+    # three of 6% each (18%): no single one brings the rest within 10%, all three together do
+    three = decided([line(f"silk-{i}", "6.00", "unknown") for i in range(3)])
+    assert three["status"] == "non_originating"
+    assert [n.split(":", 1)[0] for n in three["needs"]] == [f"materials[{i}].origin (silk-{i})" for i in range(3)]
+    assert all("together with the other unknown materials" in n for n in three["needs"])
+    # the same materials declared non-originating: nothing to ask
+    assert decided([line(f"silk-{i}", "6.00", "non_originating") for i in range(3)])["needs"] == []

@@ -300,7 +300,7 @@ def de_minimis_value(
                 )
             if any(f is None for f in facts):
                 needs.extend(
-                    f"{good.path}.facts.{k}: true or false (decides {why.citation} for {ln.label})"
+                    exclusion_fact_need(good.path, k, why.citation, ln.label)
                     for k, f in zip(why.needs, facts, strict=True)
                     if f is None
                 )
@@ -313,6 +313,11 @@ def de_minimis_value(
             needs=tuple(dict.fromkeys(needs)),
         )
     return share
+
+
+def exclusion_fact_need(good_path: str, key: str, citation: str, label: str) -> str:
+    """What a s.5(3) exception that depends on a fact of the good asks, for the material ``label``."""
+    return f"{good_path}.facts.{key}: true or false (decides {citation} for {label})"
 
 
 def _tv_field(good: GoodView) -> str:
@@ -641,10 +646,17 @@ def parts_fallback_applies(
         None,
         f"{names(same)} share the good's {where}; {why}",
         cite("3(5)"),
-        needs=(
-            f"{good.path}.facts.materials_are_parts: does the {where} provide for the good and its "
-            "parts (by a Section or Chapter Note, s.3(5)), the failing materials being such parts?",
-        ),
+        needs=(parts_statement_need(good.path, undivided),),
+    )
+
+
+def parts_statement_need(path: str, undivided: bool) -> str:
+    """What the parts fallback asks when the schedule's text does not settle that the failing materials are
+    parts the good's subheading (``undivided``: its heading, not subdivided) provides for (s.3(5))."""
+    where = "heading (not subdivided)" if undivided else "subheading"
+    return (
+        f"{path}.facts.materials_are_parts: does the {where} provide for the good and its "
+        "parts (by a Section or Chapter Note, s.3(5)), the failing materials being such parts?"
     )
 
 

@@ -319,18 +319,23 @@ def _what_if(
             if sub.status == "unresolved":
                 res.status = "unresolved"
         else:
-            together = " together with the other unknown materials" if joint else ""
-            res.needs.append(
-                f"{ln.path}.origin ({ln.label}): origin unknown, treated as non-originating; the good "
-                f"would originate if it were originating{together}"
-                " (a certification of origin from the supplier settles it)"
-            )
+            res.needs.append(unknown_origin_need(ln.path, ln.label, joint))
     res.trace.append(
         _t(
             "materials of unknown origin",
             K.cite("3(2)") + "; USMCA Art. 5.2 (certification)",
             f"treated as non-originating; the answer would change for {K.names(changed)}",
         )
+    )
+
+
+def unknown_origin_need(path: str, label: str, joint: bool) -> str:
+    """What a material of unknown origin asks when the good would originate were it (``joint``: were it and
+    the other materials of unknown origin) originating."""
+    together = " together with the other unknown materials" if joint else ""
+    return (
+        f"{path}.origin ({label}): origin unknown, treated as non-originating; the good "
+        f"would originate if it were originating{together} (a certification of origin from the supplier settles it)"
     )
 
 
@@ -973,7 +978,8 @@ def _record(res: _Res, checks: Sequence[K.Check], alt: Alternative | None, ctx: 
     for ch in checks:
         if ch.kind == "de_minimis" and "share" in ch.figures:
             res.de_minimis = {
-                "applied": bool(ch.passed) and ch.figures["share"] > 0,
+                # (at a share of 0 too: failing materials worth nothing are tolerated by s.5(1) all the same)
+                "applied": bool(ch.passed),
                 "share": round(float(ch.figures["share"]), 4),
                 "limit": float(ch.figures.get("limit", K.TEN_PCT)),
             }
@@ -1089,7 +1095,8 @@ def _other_requirements(
 ) -> _Res:
     """The other applicable requirements: for a vehicle, Part 6 (s.14(4) core parts, s.17 steel and aluminum,
     s.18 labour value content), facts the producer certifies."""
-    res.status, res.criterion = "originating", criterion
+    # (the facts that would have settled other paths, (B)'s pending branches before (D) decides, are moot)
+    res.status, res.criterion, res.needs = "originating", criterion, []
     if gv.hts[:4] not in ("8701", "8702", "8703", "8704", "8705", "8706"):
         return res
     au = _auto(gv, ctx)

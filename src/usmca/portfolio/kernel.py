@@ -38,6 +38,8 @@ from dataclasses import dataclass, replace
 import polars as pl
 
 from usmca.nomenclature.codes import LEVEL_DIGITS, CodeSet
+from usmca.origin.criteria import exclusion_fact_need, parts_statement_need
+from usmca.origin.determine import unknown_origin_need
 from usmca.rules.grammar import Alternative, Rule
 
 TERRITORY = ("US", "MX", "CA")
@@ -532,7 +534,8 @@ RESULT_SCHEMA = pl.Schema(
         "de_minimis": pl.Boolean(),
     }
 )
-EMPTY = pl.lit([], pl.List(pl.String))
+_NEEDS_TYPE = pl.List(pl.String)
+EMPTY = pl.lit([], _NEEDS_TYPE)
 T, U, F = 1, 0, -1  # three-valued verdicts: passed, undecided (needs a fact), failed
 
 
@@ -629,6 +632,8 @@ def evaluate(
     part6_open: Callable[[str, dt.date | None], list[str] | None] | None = None,
     rule_lookup: Callable[[str, dt.date | None, str | None, str | None], str | tuple[str, ...]] | None = None,
     read_names: pl.Series | None = None,
+    what_if: bool = True,
+    with_needs: bool = True,
 ) -> KernelResult:
     """Evaluate SKUs whose bills are final (``lines.origin`` settled; no self-produced lines left).
 
@@ -658,6 +663,9 @@ def evaluate(
     rules it found (one: the kernel applies it; several: the good goes to the engine).
     ``read_names``: ``Portfolio.sku_names`` of the read the bill comes from, whose rows its ``_pid`` column
     holds (see ``sku_ids``).
+    ``what_if``: a good that does not originate names each material of unknown origin that would make it
+    originate were it originating (``determine._what_if``), found by evaluating those variants of the bill.
+    ``with_needs`` False leaves out what undecided goods need (statuses and figures only).
     """
     # Inside the kernel a SKU is its row number: every join and group-by over the bill's lines then hashes
     # integers, not strings (several seconds at 20 million lines); names come back at the end.
@@ -691,14 +699,17 @@ def evaluate(
         )["mid"]
     mc = mc.with_columns(*code_ints("mhts", "m"))
     # SKU ids in the lines' order (``sku_ids``: one lookup per run of lines of the same parent)
+    sid = sku_ids(lines, names, read_names)  # (kept: the what-ifs take the lines of a few SKUs by it)
     ln = lines.select(
-        sku_ids(lines, names, read_names).alias("sku"),
+        sid.alias("sku"),
         pl.col("component_id").alias("comp"),
         mid,
         pl.col("value_u").alias("val"),
         # an empty origin is unknown, never originating (the read fills it; a caller may not have)
         (pl.col("origin") != "originating").fill_null(True).alias("nonorig"),
         (pl.col("weight_u") if "weight_u" in lines.columns else pl.lit(None, pl.Int64)).alias("wt"),
+        # of unknown origin (treated as non-originating, and weighed by the what-ifs)
+        pl.col("origin").is_in(("originating", "non_originating")).not_().fill_null(True).alias("unk"),
     )
     ln = _sorted_flag(ln.filter(pl.col("sku").is_not_null()).with_row_index("li"))  # (lines of other SKUs dropped)
     fallback: list[pl.DataFrame] = []
@@ -945,11 +956,14 @@ def evaluate(
         fails = fails.with_columns(excl["excl"])
     else:
         fails = fails.with_columns(pl.lit(0, pl.Int8).alias("excl"))
+    fails = fails.with_columns(same_sub.alias("same"))  # (kept: the what-ifs read it per line)
     alt_fail = (
-        fails.with_columns(same_sub.alias("same"), ln["comp"].gather(fails["li"]).alias("comp"))
+        fails.with_columns(ln["comp"].gather(fails["li"]).alias("comp"))
         .group_by("sku", "alt_idx")
         .agg(
             pl.len().alias("n_fail"),
+            (pl.col("excl") == 2).sum().alias("n_x2"),
+            pl.col("same").not_().sum().alias("n_other"),
             pl.col("val").sum().alias("fail_val"),
             # in line order (the failing lines usually are already: then no sort per group, half of this step)
             (pl.col("comp") if fails["li"].is_sorted() else pl.col("comp").sort_by("li"))
@@ -1113,7 +1127,7 @@ def evaluate(
         (
             pl.col("failing")
             & (pl.col("shift_v") == U)
-            & (pl.col("dm_kind") == "value")
+            & pl.col("dm_kind").is_in(("value", "value+textile"))
             & pl.col("tv").is_null()
             & pl.col("tc").is_null()
         ).alias("dm_nobase"),
@@ -1213,68 +1227,87 @@ def evaluate(
         pl.when(shown).then(tv_pct).alias("rvc_transaction_value"),
         pl.when(shown).then(nc_pct).alias("rvc_net_cost"),
         pl.when(shown).then(pl.max_horizontal(tv_pct - req_tv, nc_pct - req_nc)).alias("rvc_margin"),
-        pl.when(b_ok | d_win | deemed).then(EMPTY).otherwise(pl.col("fail_comps")).fill_null(EMPTY).alias("blockers"),
-        (b_ok & pl.col("dm_ok")).alias("de_minimis"),
+        # (materials de minimis tolerates block nothing: the shift test passes, ``determine._alternative``)
+        pl.when(b_ok | d_win | deemed | pl.col("dm_ok"))
+        .then(EMPTY)
+        .otherwise(pl.col("fail_comps"))
+        .fill_null(EMPTY)
+        .alias("blockers"),
+        # as ``determine._record`` reports it, whatever the good's status: the reported alternative's de minimis
+        # test, or the s.5(4) waiver of an RVC it (or the parts fallback that decides) asks
+        (pl.col("dm_ok") | ((pl.col("has_rvc") | d_win) & pl.col("s54"))).alias("de_minimis"),
         pl.when(noted)
         .then(pl.col("note_needs"))
-        .when(v_open & b_ok)
-        .then(pl.col("v_needs"))
         .when(v_open)
-        .then(pl.concat_list(_needs(b_u, pl.col("d_u"), pl.col("b_tv"), pl.col("b_nc")), "v_needs"))
-        .when(deemed)
-        .then(EMPTY)
-        .otherwise(_needs(b_u, pl.col("d_u"), pl.col("b_tv"), pl.col("b_nc")))
+        .then(pl.col("v_needs"))
+        .otherwise(EMPTY)  # (an undecided good's are gathered below; a decided one needs nothing)
         .alias("needs"),
-        (b_u & pl.col("p6_needs").is_not_null() & ~noted & ~deemed).alias("_p6"),
+        ((status == "unresolved") & ~noted & ~v_open).alias("_open"),
         s2.alias("_s2"),
-        ((status == "unresolved") & b_u & pl.col("dm_nobase")).alias("_nobase"),
-    ).select(*RESULT_SCHEMA.names(), "_p6", "_s2", "_nobase", "p6_needs", "s2_needs")  # (the rest copies these)
-    # Part 6's facts come first where it left the good open, Schedule 2's come last (list work on those rows
-    # only: list concatenation over every row cost seconds)
-    # An undecided (B) names the facts each undecided branch asks, in the branches' order (``determine._psr``:
-    # the needs of every pending branch), Part 6's first in each.
-    pend = a.filter((pl.col("b_v") == U) & pl.col("fact_u")).select("sku").unique()
-    if pend.height:
-        fact_needs = (
-            a.join(pend, on="sku", how="semi")
-            .filter(pl.col("b_v") == U)
-            .sort("sku", "alt_idx")
-            .select(
+    ).select(*RESULT_SCHEMA.names(), "_open", "_s2", "s2_needs")  # (the rest copies these)
+    # An undecided good names what each undecided branch asks, in the branches' order, those of (B) first and
+    # then those of the parts fallback (``determine._psr``: every pending branch's checks in turn; ``_parts``);
+    # Schedule 2's last. (List work on those SKUs' rows only: list concatenation over every row cost seconds.)
+    undecided = res.filter(pl.col("_open"))
+    if undecided.height and with_needs:
+        keep = pl.Series("keep", [False] * n_sku, pl.Boolean).scatter(undecided["sku"], True)
+        b_pend, d_pend = pl.col("b_v") == U, pl.col("d_v") == U
+        rows = a.filter(pl.lit(keep).gather(pl.col("sku")) & (b_pend | d_pend))  # (in SKU, alternative order)
+        open_dm = rows.filter(b_pend & (pl.col("shift_v") == U))
+        for got in (
+            _weight_needs(open_dm, fails, ln, n_sku),
+            _exclusion_needs(open_dm, fails, ln, m_of["mhts"], products["hts"], dm_exclusion),
+        ):
+            rows = rows.join(got, on=["sku", "alt_idx"], how="left", maintain_order="left")
+        branch_needs = (
+            rows.select(
                 "sku",
-                pl.concat_list(
-                    pl.when(p6_open).then(pl.col("p6_needs")).otherwise(EMPTY), pl.col("f_needs").fill_null(EMPTY)
-                ).alias("_fn"),
+                pl.when(b_pend)
+                .then(
+                    pl.concat_list(
+                        pl.when(p6_open).then(pl.col("p6_needs")).otherwise(EMPTY),
+                        pl.col("f_needs").fill_null(EMPTY),
+                        # what de minimis lacks, asked by the shift test: the value base, or weights
+                        pl.when(pl.col("dm_nobase"))
+                        .then(pl.lit([NEED_DM_BASE], _NEEDS_TYPE))
+                        .otherwise(pl.coalesce("_wn", "_xn").fill_null(EMPTY)),
+                        pl.when(pl.col("has_rvc") & (pl.col("rvc_v") == U))
+                        .then(_rvc_needs(pl.col("b_tv"), pl.col("b_nc")))
+                        .otherwise(EMPTY),
+                    )
+                )
+                .otherwise(EMPTY)
+                .alias("_bn"),
+                pl.when(d_pend)
+                .then(
+                    pl.concat_list(
+                        pl.when(pl.col("d_ap") == U)
+                        .then(
+                            pl.when(pl.col("ghts").str.slice(4, 2) == "00")
+                            .then(pl.lit([_NEED_PARTS_HEADING], _NEEDS_TYPE))
+                            .otherwise(pl.lit([_NEED_PARTS_SUB], _NEEDS_TYPE))
+                        )
+                        .otherwise(EMPTY),
+                        pl.when(_rvc_verdict(pl.col("d_tv"), pl.col("d_nc")) == U)
+                        .then(_rvc_needs(pl.col("d_tv"), pl.col("d_nc")))
+                        .otherwise(EMPTY),
+                    )
+                )
+                .otherwise(EMPTY)
+                .alias("_dn"),
             )
             .group_by("sku", maintain_order=True)
-            .agg(pl.col("_fn").explode().drop_nulls().unique(maintain_order=True))
+            .agg(pl.col("_bn").explode().drop_nulls(), pl.col("_dn").explode().drop_nulls())
+            .select("sku", pl.concat_list("_bn", "_dn").list.unique(maintain_order=True).alias("_bd"))
         )
-        res = res.join(fact_needs, on="sku", how="left")
-    else:
-        res = res.with_columns(pl.lit(None, pl.List(pl.String)).alias("_fn"))
-    res = res.with_columns(((pl.col("status") == "unresolved") & pl.col("_fn").is_not_null()).alias("_facts"))
-    fix = pl.col("_p6") | pl.col("_s2") | pl.col("_facts") | pl.col("_nobase")
-    fixed = res.filter(fix).with_columns(
-        pl.when(pl.col("_facts"))
-        .then(pl.concat_list("_fn", "needs").list.unique(maintain_order=True))
-        .otherwise(pl.col("needs"))
-        .alias("needs")
-    )
-    fixed = fixed.with_columns(
-        pl.when(pl.col("_p6"))
-        .then(pl.concat_list("p6_needs", "needs").list.unique(maintain_order=True))
-        .otherwise(pl.col("needs"))
-        .alias("needs")
-    )
-    # the value de minimis lacks comes first, as the engine's shift test asks it before anything else
-    fixed = fixed.with_columns(
-        pl.when(pl.col("_nobase"))
-        .then(pl.concat_list(pl.lit([NEED_DM_BASE], pl.List(pl.String)), "needs").list.unique(maintain_order=True))
-        .otherwise(pl.col("needs"))
-        .alias("needs")
-    )
+        undecided = undecided.join(branch_needs, on="sku", how="left", maintain_order="left").with_columns(
+            pl.col("_bd").fill_null(EMPTY).alias("needs")
+        )
+    fixed = pl.concat([undecided.drop("_bd", strict=False), res.filter(~pl.col("_open") & pl.col("_s2"))])
     fixed = fixed.with_columns(
         pl.when(pl.col("_s2")).then(pl.concat_list("needs", "s2_needs")).otherwise(pl.col("needs")).alias("needs")
     )
+    fix = pl.col("_open") | pl.col("_s2")
     res = pl.concat([res.filter(~fix), fixed]) if fixed.height else res
     nb = _unresolved_on_rule(pl.concat([lookup_failed, no_branch]), deemed_originating)
     # (C) for a vehicle: its other Part 6 requirements as for (B) and (D)
@@ -1305,6 +1338,41 @@ def evaluate(
     )
     schema = pl.Schema({**RESULT_SCHEMA, "sku": pl.UInt32()})
     results = pl.concat([o, c, nb, res.select(list(RESULT_SCHEMA))], how="vertical_relaxed").cast(schema)
+    if what_if:
+        fixed_facts = tables.facts.filter(pl.col("cond").is_null())["alt_idx"].unique()
+        noted_skus = r.filter(pl.col("note_needs").list.len() > 0)["sku"]
+        one, together = _what_if_candidates(results, out_territory, a, fails, ln, n_sku, fixed_facts, noted_skus)
+        if one.height or together.height:
+
+            def again(vp: pl.DataFrame, vl: pl.DataFrame) -> KernelResult:
+                return evaluate(
+                    vp,
+                    vl,
+                    tables,
+                    dm_exclusion,
+                    dm_mode,
+                    parts_in_nomenclature,
+                    deemed_originating,
+                    note_needs,
+                    part6_open,
+                    rule_lookup,
+                    what_if=False,
+                    with_needs=False,  # (only whether each variant originates is read)
+                )
+
+            wi, undecidable = _what_ifs(one, together, products, lines, sid, names, again)
+            send_back(undecidable, "a what-if on a material of unknown origin the kernel cannot weigh")
+            results = (
+                results.join(undecidable, on="sku", how="anti")
+                .join(wi, on="sku", how="left", maintain_order="left")
+                .with_columns(
+                    pl.when(pl.col("_wi").is_not_null())
+                    .then(pl.concat_list("needs", "_wi"))
+                    .otherwise(pl.col("needs"))
+                    .alias("needs")
+                )
+                .drop("_wi")
+            )
     fb = (
         pl.concat(fallback).unique("sku", keep="first", maintain_order=True)
         if fallback
@@ -1330,7 +1398,7 @@ _REPORTED = (
     "b_tv",
     "b_nc",
     "dm_ok",
-    "dm_nobase",
+    "s54",
     "fail_comps",
     "fact_u",
     "f_needs",
@@ -1410,12 +1478,366 @@ def _fact_checks(pa: pl.DataFrame, nl: pl.DataFrame, mc: pl.DataFrame, tables: R
 NEED_DM_BASE = "good.transaction_value or good.total_cost"  # the engine's words for de minimis without a base
 _NEED_TV = "good.transaction_value"
 _NEED_NC = "good.total_cost (with excluded_costs) or good.net_cost"
+# the parts fallback's question when the schedule's text does not settle it, by the good's code
+_NEED_PARTS_HEADING, _NEED_PARTS_SUB = (parts_statement_need("good", undivided) for undivided in (True, False))
 # the four possible lists, picked by a two-bit code (building lists row by row cost ~2 s per million SKUs)
 _NEED_LISTS = pl.Series([[], [_NEED_TV], [_NEED_NC], [_NEED_TV, _NEED_NC]], dtype=pl.List(pl.String))
 
 
-def _needs(b_u: pl.Expr, d_u: pl.Expr, req_tv: pl.Expr, req_nc: pl.Expr) -> pl.Expr:
-    """Facts that would settle an undecided RVC (the same field names as the single-good engine)."""
-    tv = (pl.col("tv").is_null() & ((b_u & req_tv.is_not_null()) | d_u)).fill_null(False).cast(pl.UInt32)
-    nc = (pl.col("nc").is_null() & ((b_u & req_nc.is_not_null()) | d_u)).fill_null(False).cast(pl.UInt32)
+# the bill's columns the kernel reads (``evaluate``), all a variant of a bill needs
+_VARIANT_COLUMNS = ("parent_sku", "component_id", "component_hts", "_mhts", "value_u", "origin", "weight_u")
+
+
+def _what_if_candidates(
+    results: pl.DataFrame,
+    out_territory: pl.DataFrame,
+    a: pl.DataFrame,
+    fails: pl.DataFrame,
+    ln: pl.DataFrame,
+    n_sku: int,
+    fixed_facts: pl.Series,
+    noted_skus: pl.Series,
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """Which variants of the bills of goods not originating might originate: each material of unknown origin
+    taken as originating alone (lines: sku, li) and, where a good has several, all of them together (goods:
+    sku). A bound that never leaves out a variant that would originate: each test is taken at its most
+    favourable (s.5(3) exceptions that depend on facts, and facts about materials, ignored); left out are only
+    variants whose every path is shut whatever their materials are: a branch asking facts of the good
+    (``fixed_facts``: those alternatives), or Part 6's use, never passes, (B) leaves a good of a chapter rule
+    with requirements of its own (``noted_skus``) unresolved, a test whose base is not given is undecided, and
+    a failing material that stays makes its certain s.5(3) exception and its other subheading count. Only
+    those variants are evaluated again (``_what_ifs``)."""
+    none = pl.DataFrame(schema={"sku": pl.UInt32, "li": pl.UInt32}), pl.DataFrame(schema={"sku": pl.UInt32})
+    maybe = results.filter(pl.col("status") != "originating").join(out_territory.select("sku"), on="sku", how="anti")
+    if not maybe.height:
+        return none
+    mine = pl.Series("mine", [False] * n_sku, pl.Boolean).scatter(maybe["sku"], True)
+    lines = ln.filter(pl.lit(mine).gather(pl.col("sku"))).select("sku", "li", "val", "nonorig", "unk")
+    per_sku = (
+        lines.group_by("sku")
+        .agg(
+            pl.col("unk").sum().alias("n_unk"),
+            pl.col("nonorig").sum().alias("n_nonorig"),
+            pl.col("val").filter(pl.col("unk")).sum().alias("u_sum"),
+        )
+        .filter(pl.col("n_unk") > 0)
+    )
+    if not per_sku.height:
+        return none
+    unk = lines.filter(pl.col("unk")).select("sku", "li", "val").join(per_sku, on="sku")
+    rows = a.join(per_sku.select("sku"), on="sku", how="semi").select(
+        "sku",
+        "alt_idx",
+        "n_fail",
+        "fail_val",
+        "vnm",
+        "tv",
+        "nc",
+        "tc",
+        "dm_kind",
+        "has_rvc",
+        "b_tv",
+        "b_nc",
+        "d_tv",
+        "d_nc",
+        "kind",
+        "parts_nom",
+        pl.col("n_x2").fill_null(0),
+        pl.col("n_other").fill_null(0),
+        # never originating under (B), whatever the materials: Part 6 asks the use, the branch facts of the
+        # good, or the chapter rule requirements of its own
+        (
+            (pl.col("has_rvc") & pl.col("p6_needs").is_not_null())
+            | pl.col("alt_idx").is_in(fixed_facts.implode())
+            | pl.col("sku").is_in(noted_skus.implode())
+        )
+        .fill_null(False)
+        .alias("b_shut"),
+    )
+    unk_fail = fails.select(
+        "sku", "alt_idx", "li", "val", (pl.col("excl") == 2).alias("_x2"), pl.col("same").not_().alias("_o")
+    ).filter(pl.lit(ln["unk"]).gather(pl.col("li")))
+
+    def could(flip_n: pl.Expr, flip_fail: pl.Expr, flip_vnm: pl.Expr, flip_x2: pl.Expr, flip_other: pl.Expr) -> pl.Expr:
+        vnm = pl.col("vnm") - flip_vnm
+
+        def meets(base: str, thr: pl.Expr) -> pl.Expr:
+            got = 1000 * (pl.col(base) - vnm) >= (thr * 10).round().cast(pl.Int64) * pl.col(base)
+            return thr.is_not_null() & pl.col(base).is_not_null() & got
+
+        def rvc(tv: pl.Expr, nc: pl.Expr) -> pl.Expr:
+            return _within_10(vnm) | meets("tv", tv) | meets("nc", nc)
+
+        values = pl.col("dm_kind").is_in(("value", "value+textile"))
+        dm_value = values & _within_10(pl.col("fail_val") - flip_fail) & (pl.col("n_x2") - flip_x2 <= 0)
+        shift = ((pl.col("n_fail") - flip_n) <= 0) | dm_value | (pl.col("dm_kind") == "apparel")
+        b = ~pl.col("b_shut") & shift & (~pl.col("has_rvc") | rvc(pl.col("b_tv"), pl.col("b_nc")))
+        parts = pl.col("kind").is_not_null() & pl.col("parts_nom").fill_null(False)
+        d = parts & (pl.col("n_other") - flip_other <= 0) & rvc(pl.col("d_tv"), pl.col("d_nc"))
+        return (b | d).fill_null(True)
+
+    # each unknown material alone: (C) when it is the only non-originating one, else some branch may pass
+    one = unk.join(rows, on="sku", how="inner").join(
+        unk_fail.select("sku", "alt_idx", "li", pl.lit(True).alias("_f"), "_x2", "_o"),
+        on=["sku", "alt_idx", "li"],
+        how="left",
+    )
+    f = pl.col("_f").fill_null(False)
+    one = (
+        one.filter(
+            could(
+                f.cast(pl.Int64),
+                pl.when(f).then(pl.col("val")).otherwise(0),
+                pl.col("val"),
+                pl.col("_x2").fill_null(False).cast(pl.Int64),
+                pl.col("_o").fill_null(False).cast(pl.Int64),
+            )
+        )
+        .select("sku", "li")
+        .unique()
+    )
+    alone = unk.filter(pl.col("n_nonorig") == 1).select("sku", "li")
+    one = pl.concat([one, alone]).unique().sort("sku", "li")
+    # all of them together, where there are several
+    several = per_sku.filter(pl.col("n_unk") > 1)
+    fu = (
+        unk_fail.join(several.select("sku"), on="sku", how="semi")
+        .group_by("sku", "alt_idx")
+        .agg(
+            pl.len().alias("fu_n"),
+            pl.col("val").sum().alias("fu_sum"),
+            pl.col("_x2").sum().alias("fu_x2"),
+            pl.col("_o").sum().alias("fu_o"),
+        )
+    )
+    together = (
+        rows.join(several, on="sku", how="inner")
+        .join(fu, on=["sku", "alt_idx"], how="left")
+        .filter(
+            could(
+                pl.col("fu_n").fill_null(0),
+                pl.col("fu_sum").fill_null(0),
+                pl.col("u_sum"),
+                pl.col("fu_x2").fill_null(0),
+                pl.col("fu_o").fill_null(0),
+            )
+        )
+        .select("sku")
+    )
+    together = pl.concat([together, several.filter(pl.col("n_nonorig") == pl.col("n_unk")).select("sku")]).unique()
+    return one, together
+
+
+def _what_ifs(
+    one: pl.DataFrame,
+    together: pl.DataFrame,
+    products: pl.DataFrame,
+    lines: pl.DataFrame,
+    sid: pl.Series,
+    names: pl.Series,
+    again: Callable[[pl.DataFrame, pl.DataFrame], KernelResult],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """``determine._what_if`` for the variants ``_what_if_candidates`` bounds: each material of unknown origin
+    taken as originating alone (``one``: sku, li), and all of them together (``together``: sku), each variant
+    bill evaluated again (``again``); a good that would then originate names those materials (one at a time
+    where any does alone; all together only where none does). Returns (sku, _wi) and the goods whose
+    variants the kernel could not weigh (they go to the single-good engine)."""
+    cands = pl.concat([one.select("sku"), together.select("sku")]).unique()
+    mine = pl.Series("mine", [False] * names.len(), pl.Boolean).scatter(cands["sku"], True)
+    take = pl.lit(mine).gather(pl.lit(sid)).fill_null(False)
+    # (``li``: the line's row among the lines of the evaluated SKUs, as the kernel numbers them)
+    li = (sid.is_not_null().cast(pl.UInt32).cum_sum() - 1).alias("li")
+    read = [c for c in _VARIANT_COLUMNS if c in lines.columns]
+    bill = (
+        lines.lazy()
+        .select(*read, pl.lit(sid).alias("_sid"), pl.lit(li))
+        .filter(take)
+        .with_columns(
+            pl.int_range(pl.len()).over("_sid").alias("_i"),  # the material's place in its bill (``materials[i]``)
+            pl.col("origin").is_in(("originating", "non_originating")).not_().fill_null(True).alias("_unk"),
+        )
+        .collect()
+    )
+    # A variant's originating lines weigh in no test but the weight base of apparel (s.5(7), every line's
+    # weight): elsewhere only the first line is kept (the bill is not empty), the rest are not evaluated again.
+    apparel = pl.lit(products["hts"].str.slice(0, 2).is_in(("61", "62", "63"))).gather(pl.col("_sid"))
+    orig = pl.col("origin") == "originating"
+    variants = pl.concat(
+        [
+            one.select(pl.col("sku").alias("_sid"), pl.col("li").cast(pl.Int64).alias("_flip")),
+            together.select(pl.col("sku").alias("_sid"), pl.lit(None, pl.Int64).alias("_flip")),
+        ],
+        how="vertical_relaxed",
+    ).with_row_index("_v")
+    vname = pl.format("\x1f{}", pl.col("_v"))  # (names no SKU of the portfolio can have)
+    v_lines = (
+        bill.join(variants, on="_sid", how="inner")
+        .with_columns(
+            pl.when(pl.col("_unk") & (pl.col("_flip").is_null() | (pl.col("_flip") == pl.col("li"))))
+            .then(pl.lit("originating"))
+            .otherwise(pl.col("origin"))
+            .alias("origin"),
+            vname.alias("parent_sku"),
+        )
+        .filter(~orig | (pl.col("_i") == 0) | apparel)
+        .drop("_sid", "_i", "_unk", "_v", "_flip", "li")
+    )
+    v_prod = (
+        products.with_row_index("_sid")
+        .with_columns(pl.col("_sid").cast(pl.UInt32))
+        .join(variants, on="_sid", how="inner")
+        .with_columns(vname.alias("sku"))
+        .drop("_sid", "_v", "_flip")
+    )
+    got = again(v_prod, v_lines)
+    by_v = variants.with_columns(vname.alias("_name"))
+    undecidable = (
+        by_v.join(got.fallback.select(pl.col("sku").alias("_name")), on="_name", how="semi")
+        .select(pl.col("_sid").alias("sku"))
+        .unique()
+    )
+    ok = by_v.join(
+        got.results.filter(pl.col("status") == "originating").select(pl.col("sku").alias("_name")),
+        on="_name",
+        how="semi",
+    ).join(undecidable.select(pl.col("sku").alias("_sid")), on="_sid", how="anti")
+    unknown = bill.filter(pl.col("_unk")).select("_sid", "li", "_i", "component_id")
+    singles = ok.filter(pl.col("_flip").is_not_null()).select("_sid", pl.col("_flip").cast(pl.UInt32).alias("li"))
+    joint = ok.filter(pl.col("_flip").is_null()).join(singles, on="_sid", how="anti").select("_sid")
+    flipped = pl.concat(
+        [
+            singles.with_columns(pl.lit(False).alias("_joint")),
+            unknown.join(joint, on="_sid", how="semi").select("_sid", "li", pl.lit(True).alias("_joint")),
+        ],
+        how="vertical_relaxed",
+    )
+    needs = (
+        flipped.join(unknown, on=["_sid", "li"], how="left")
+        .sort("_sid", "_i")
+        .with_columns(
+            pl.format(unknown_origin_need("materials[{}]", "{}", joint=False), "_i", "component_id").alias("_one"),
+            pl.format(unknown_origin_need("materials[{}]", "{}", joint=True), "_i", "component_id").alias("_both"),
+        )
+        .group_by("_sid", maintain_order=True)
+        .agg(pl.when(pl.col("_joint")).then(pl.col("_both")).otherwise(pl.col("_one")).alias("_wi"))
+        .rename({"_sid": "sku"})
+    )
+    return needs, undecidable
+
+
+def _weight_needs(rows: pl.DataFrame, fails: pl.DataFrame, ln: pl.DataFrame, n_sku: int) -> pl.DataFrame:
+    """The weights an undecided de minimis by weight asks (``criteria.de_minimis_weight``), per (SKU,
+    alternative) of ``rows`` (undecided shift tests): s.5(6) for textiles, the failing materials' weights not
+    given and the good's weight (which PRODUCTS does not hold); s.5(7) for apparel, the failing materials' and
+    then the classifying component's (every line's) weights not given, else the good's weight. Heading 96.19
+    (value and textile tests) asks the textile test's when the value test fails. Columns sku, alt_idx, _wn."""
+    value_failed = (pl.col("tv").is_not_null() | pl.col("tc").is_not_null()) & (
+        ~_within_10(pl.col("fail_val")) | (pl.col("excl") == 2)
+    )
+    kind = (
+        pl.when((pl.col("dm_kind") == "textile") | ((pl.col("dm_kind") == "value+textile") & value_failed))
+        .then(pl.lit("textile"))
+        .when(pl.col("dm_kind") == "apparel")
+        .then(pl.lit("apparel"))
+    )
+    w = rows.select("sku", "alt_idx", kind.alias("_wk")).filter(pl.col("_wk").is_not_null())
+    out = pl.DataFrame(schema={"sku": pl.UInt32, "alt_idx": pl.Int32, "_wn": _NEEDS_TYPE})
+    if not w.height:
+        return out.cast({"alt_idx": rows.schema["alt_idx"]})
+    # the lines of those SKUs with their place in the bill (``materials[i]``, as the case lists them)
+    mine = pl.Series("mine", [False] * n_sku, pl.Boolean).scatter(w["sku"].unique(), True)
+    at = (
+        ln.filter(pl.lit(mine).gather(pl.col("sku")))
+        .select("sku", "li", "wt", pl.int_range(pl.len()).over("sku").alias("_i"))
+        .with_columns(pl.format("materials[{}].weight_kg", "_i").alias("_p"))
+    )
+    failing = (
+        fails.join(w, on=["sku", "alt_idx"], how="semi")
+        .select("sku", "alt_idx", "li")
+        .join(at.select("li", "wt", "_p"), on="li", how="left")
+        .filter(pl.col("wt").is_null())
+        .sort("sku", "alt_idx", "li")
+        .group_by("sku", "alt_idx", maintain_order=True)
+        .agg(pl.col("_p").alias("_f"))
+    )
+    every = at.filter(pl.col("wt").is_null()).group_by("sku", maintain_order=True).agg(pl.col("_p").alias("_e"))
+    good_wt = pl.lit(["good.weight_kg"], _NEEDS_TYPE)
+    return (
+        w.join(failing, on=["sku", "alt_idx"], how="left")
+        .join(every, on="sku", how="left")
+        .select(
+            "sku",
+            "alt_idx",
+            pl.when(pl.col("_wk") == "textile")
+            .then(pl.concat_list(pl.col("_f").fill_null(EMPTY), good_wt))
+            .otherwise(
+                pl.concat_list(pl.col("_f").fill_null(EMPTY), pl.col("_e").fill_null(EMPTY)).list.unique(
+                    maintain_order=True
+                )
+            )
+            .alias("_wn"),
+        )
+        .with_columns(pl.when(pl.col("_wn").list.len() > 0).then(pl.col("_wn")).otherwise(good_wt).alias("_wn"))
+    )
+
+
+def _exclusion_needs(
+    rows: pl.DataFrame,
+    fails: pl.DataFrame,
+    ln: pl.DataFrame,
+    mhts: pl.Expr,
+    ghts: pl.Series,
+    dm_exclusion: Callable[[str, str], int] | None,
+) -> pl.DataFrame:
+    """The facts an undecided de minimis by value asks when its share passes but a s.5(3) exception for a
+    failing material depends on facts of the good (``criteria.de_minimis_value``: each failing material's, in
+    the bill's order), per (SKU, alternative) of ``rows``; ``dm_exclusion.facts(good, material)`` names them.
+    Columns sku, alt_idx, _xn."""
+    value = pl.col("dm_kind").is_in(("value", "value+textile"))
+    ask = (pl.col("tv").is_not_null() | pl.col("tc").is_not_null()) & _within_10(pl.col("fail_val"))
+    w = rows.filter(value & ask & (pl.col("excl") == 1)).select("sku", "alt_idx")
+    facts = getattr(dm_exclusion, "facts", None)
+    out = pl.DataFrame(schema={"sku": pl.UInt32, "alt_idx": rows.schema["alt_idx"], "_xn": _NEEDS_TYPE})
+    if not w.height or facts is None:
+        return out
+    lines = (
+        fails.join(w, on=["sku", "alt_idx"], how="semi")
+        .filter(pl.col("excl") == 1)
+        .select("sku", "alt_idx", "li", pl.lit(ghts).gather(pl.col("sku")).alias("g"), mhts.alias("m"))
+        .with_columns(pl.lit(ln["comp"]).gather(pl.col("li")).alias("label"))
+        .sort("sku", "alt_idx", "li")
+    )
+    # (asked once per pair of subheadings, as the hook reads six digits of each code)
+    six = [pl.col("g").str.slice(0, 6).alias("g6"), pl.col("m").str.slice(0, 6).alias("m6")]
+    lines = lines.with_columns(six)
+    pairs = lines.group_by("g6", "m6").agg(pl.col("g").first(), pl.col("m").first())
+    asked = pairs.select(
+        "g6",
+        "m6",
+        pl.Series("_k", [facts(g, m) for g, m in pairs.select("g", "m").iter_rows()], pl.List(pl.List(pl.String))),
+    )
+    return (
+        lines.join(asked, on=["g6", "m6"], how="left", maintain_order="left")
+        .explode("_k")
+        .filter(pl.col("_k").is_not_null())
+        .select(
+            "sku",
+            "alt_idx",
+            pl.format(
+                exclusion_fact_need("good", "{}", "{}", "{}"),  # (the engine's words, as a template)
+                pl.col("_k").list.get(0),
+                pl.col("_k").list.get(1),
+                "label",
+            ).alias("_x"),
+        )
+        .group_by("sku", "alt_idx", maintain_order=True)
+        .agg(pl.col("_x").unique(maintain_order=True).alias("_xn"))
+    )
+
+
+def _rvc_needs(req_tv: pl.Expr, req_nc: pl.Expr) -> pl.Expr:
+    """The bases an undecided RVC test lacks, of those it allows (the same field names as the single-good
+    engine's)."""
+    tv = (pl.col("tv").is_null() & req_tv.is_not_null()).fill_null(False).cast(pl.UInt32)
+    nc = (pl.col("nc").is_null() & req_nc.is_not_null()).fill_null(False).cast(pl.UInt32)
     return pl.lit(_NEED_LISTS).gather(tv + 2 * nc)

@@ -544,6 +544,22 @@ def general_hooks() -> tuple[Callable[[str, str], int] | None, Callable[[str], s
         # depends on facts of the good, which a portfolio row does not state (none named: no exclusion)
         return 1 if tuple(getattr(why, "needs", ()) or ()) else 0
 
+    asked: dict[tuple[str, str], list[tuple[str, str]]] = {}
+
+    def facts(g: str, m: str) -> list[tuple[str, str]]:
+        """The facts of the good (key, citation) on which a s.5(3) exception to de minimis for a material of
+        code ``m`` depends (``criteria.de_minimis_value`` names each as a need); none when it does not."""
+        key = (g[:6], m[:6])  # (six digits of each, as for ``exclusion``)
+        if key not in asked:
+            try:
+                why = gen.de_minimis_excluded(g, m)
+            except UsmcaError:
+                why = None
+            open_ = why and not isinstance(why, str) and not getattr(why, "certain", True)
+            asked[key] = [(k, why.citation) for k in tuple(getattr(why, "needs", ()) or ())] if open_ else []
+        return asked[key]
+
+    exclusion.facts = facts  # type: ignore[attr-defined]
     prov = gen.provisions() if hasattr(gen, "provisions") else None
 
     def mode(g: str) -> str:
@@ -822,7 +838,9 @@ def _blockers(d: Any) -> list[str]:
         return []
     out: list[str] = []
     for t in d.tests:
-        if t.get("kind") == "tariff_shift" and t.get("passed") is False:
+        # (a shift test left undecided by an undecided de minimis still names the materials that fail it)
+        undecided_or_failed = t.get("passed") is not True and " do(es) not make" in t.get("detail", "")
+        if t.get("kind") == "tariff_shift" and undecided_or_failed:
             head = str(t.get("detail", "")).split(" do(es) not make", 1)[0]
             out.extend(x.split(" (", 1)[0].strip() for x in head.split("), ") if x.strip())
     return out
