@@ -562,7 +562,14 @@ def general_hooks() -> tuple[Callable[[str, str], int] | None, Callable[[str], s
     exclusion.facts = facts  # type: ignore[attr-defined]
     prov = gen.provisions() if hasattr(gen, "provisions") else None
 
+    modes: dict[str, str] = {}
+
     def mode(g: str) -> str:
+        if g not in modes:  # (asked per distinct code of every evaluation, the what-ifs' included)
+            modes[g] = _mode(g)
+        return modes[g]
+
+    def _mode(g: str) -> str:
         tests = gen.de_minimis_policy(g).tests
         if not tests:
             return "none"
