@@ -1662,45 +1662,49 @@ def _what_ifs(
     # weight): elsewhere only the first line is kept (the bill is not empty), the rest are not evaluated again.
     apparel = pl.lit(products["hts"].str.slice(0, 2).is_in(("61", "62", "63"))).gather(pl.col("_sid"))
     orig = pl.col("origin") == "originating"
-    variants = pl.concat(
-        [
-            one.select(pl.col("sku").alias("_sid"), pl.col("li").cast(pl.Int64).alias("_flip")),
-            together.select(pl.col("sku").alias("_sid"), pl.lit(None, pl.Int64).alias("_flip")),
-        ],
-        how="vertical_relaxed",
-    ).with_row_index("_v")
-    vname = pl.format("\x1f{}", pl.col("_v"))  # (names no SKU of the portfolio can have)
-    v_lines = (
-        bill.join(variants, on="_sid", how="inner")
-        .with_columns(
-            pl.when(pl.col("_unk") & (pl.col("_flip").is_null() | (pl.col("_flip") == pl.col("li"))))
-            .then(pl.lit("originating"))
-            .otherwise(pl.col("origin"))
-            .alias("origin"),
-            vname.alias("parent_sku"),
+    p_ids = products.with_row_index("_sid").with_columns(pl.col("_sid").cast(pl.UInt32))
+
+    def weigh(variants: pl.DataFrame, first: int) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The variants (_sid, _flip: the line taken as originating, null for all) that originate, and the
+        goods some variant of which the kernel hands on."""
+        variants = variants.with_row_index("_v", offset=first)
+        vname = pl.format("\x1f{}", pl.col("_v"))  # (names no SKU of the portfolio can have)
+        v_lines = (
+            bill.join(variants, on="_sid", how="inner")
+            .with_columns(
+                pl.when(pl.col("_unk") & (pl.col("_flip").is_null() | (pl.col("_flip") == pl.col("li"))))
+                .then(pl.lit("originating"))
+                .otherwise(pl.col("origin"))
+                .alias("origin"),
+                vname.alias("parent_sku"),
+            )
+            .filter(~orig | (pl.col("_i") == 0) | apparel)
+            .drop("_sid", "_i", "_unk", "_v", "_flip", "li")
         )
-        .filter(~orig | (pl.col("_i") == 0) | apparel)
-        .drop("_sid", "_i", "_unk", "_v", "_flip", "li")
-    )
-    v_prod = (
-        products.with_row_index("_sid")
-        .with_columns(pl.col("_sid").cast(pl.UInt32))
-        .join(variants, on="_sid", how="inner")
-        .with_columns(vname.alias("sku"))
-        .drop("_sid", "_v", "_flip")
-    )
-    got = again(v_prod, v_lines)
-    by_v = variants.with_columns(vname.alias("_name"))
-    undecidable = (
-        by_v.join(got.fallback.select(pl.col("sku").alias("_name")), on="_name", how="semi")
-        .select(pl.col("_sid").alias("sku"))
-        .unique()
-    )
-    ok = by_v.join(
-        got.results.filter(pl.col("status") == "originating").select(pl.col("sku").alias("_name")),
-        on="_name",
-        how="semi",
-    ).join(undecidable.select(pl.col("sku").alias("_sid")), on="_sid", how="anti")
+        v_prod = (
+            p_ids.join(variants, on="_sid", how="inner").with_columns(vname.alias("sku")).drop("_sid", "_v", "_flip")
+        )
+        got = again(v_prod, v_lines)
+        by_v = variants.with_columns(vname.alias("_name"))
+        handed = (
+            by_v.join(got.fallback.select(pl.col("sku").alias("_name")), on="_name", how="semi")
+            .select(pl.col("_sid").alias("sku"))
+            .unique()
+        )
+        originating = got.results.filter(pl.col("status") == "originating").select(pl.col("sku").alias("_name"))
+        return by_v.join(originating, on="_name", how="semi").select("_sid", "_flip"), handed
+
+    # (``determine._what_if`` weighs all of a good's unknown materials together only when no single one makes it
+    # originate: the joint variants of goods with single ones are evaluated after those, and only if needed)
+    alone = one.select(pl.col("sku").alias("_sid"), pl.col("li").cast(pl.Int64).alias("_flip"))
+    joint_all = together.select(pl.col("sku").alias("_sid"), pl.lit(None, pl.Int64).alias("_flip"))
+    first = pl.concat([alone, joint_all.join(alone, on="_sid", how="anti")], how="vertical_relaxed")
+    ok, undecidable = weigh(first, 0)
+    later = joint_all.join(alone, on="_sid", how="semi").join(ok, on="_sid", how="anti")
+    if later.height:
+        ok2, handed = weigh(later, first.height)
+        ok, undecidable = pl.concat([ok, ok2]), pl.concat([undecidable, handed]).unique()
+    ok = ok.join(undecidable.select(pl.col("sku").alias("_sid")), on="_sid", how="anti")
     unknown = bill.filter(pl.col("_unk")).select("_sid", "li", "_i", "component_id")
     singles = ok.filter(pl.col("_flip").is_not_null()).select("_sid", pl.col("_flip").cast(pl.UInt32).alias("li"))
     joint = ok.filter(pl.col("_flip").is_null()).join(singles, on="_sid", how="anti").select("_sid")
