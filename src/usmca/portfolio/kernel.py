@@ -1341,7 +1341,9 @@ def evaluate(
     if what_if:
         fixed_facts = tables.facts.filter(pl.col("cond").is_null())["alt_idx"].unique()
         noted_skus = r.filter(pl.col("note_needs").list.len() > 0)["sku"]
-        one, together = _what_if_candidates(results, out_territory, a, fails, ln, n_sku, fixed_facts, noted_skus)
+        one, together = _what_if_candidates(
+            results, out_territory, a, fails, ln, n_sku, fixed_facts, noted_skus, agg.select("sku", "n_nonorig")
+        )
         if one.height or together.height:
 
             def again(vp: pl.DataFrame, vl: pl.DataFrame) -> KernelResult:
@@ -1497,6 +1499,7 @@ def _what_if_candidates(
     n_sku: int,
     fixed_facts: pl.Series,
     noted_skus: pl.Series,
+    n_nonorig: pl.DataFrame,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Which variants of the bills of goods not originating might originate: each material of unknown origin
     taken as originating alone (lines: sku, li) and, where a good has several, all of them together (goods:
@@ -1512,19 +1515,15 @@ def _what_if_candidates(
     if not maybe.height:
         return none
     mine = pl.Series("mine", [False] * n_sku, pl.Boolean).scatter(maybe["sku"], True)
-    lines = ln.filter(pl.lit(mine).gather(pl.col("sku"))).select("sku", "li", "val", "nonorig", "unk")
-    per_sku = (
-        lines.group_by("sku")
-        .agg(
-            pl.col("unk").sum().alias("n_unk"),
-            pl.col("nonorig").sum().alias("n_nonorig"),
-            pl.col("val").filter(pl.col("unk")).sum().alias("u_sum"),
-        )
-        .filter(pl.col("n_unk") > 0)
-    )
-    if not per_sku.height:
+    unk = ln.filter(pl.col("unk") & pl.lit(mine).gather(pl.col("sku"))).select("sku", "li", "val")
+    if not unk.height:
         return none
-    unk = lines.filter(pl.col("unk")).select("sku", "li", "val").join(per_sku, on="sku")
+    per_sku = (
+        unk.group_by("sku")
+        .agg(pl.len().alias("n_unk"), pl.col("val").sum().alias("u_sum"))
+        .join(n_nonorig, on="sku", how="left")
+    )
+    unk = unk.join(per_sku, on="sku")
     rows = a.join(per_sku.select("sku"), on="sku", how="semi").select(
         "sku",
         "alt_idx",
