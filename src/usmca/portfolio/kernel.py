@@ -536,6 +536,8 @@ RESULT_SCHEMA = pl.Schema(
 )
 _NEEDS_TYPE = pl.List(pl.String)
 EMPTY = pl.lit([], _NEEDS_TYPE)
+# a line of unknown origin (empty, or written unknown): treated as non-originating, weighed by the what-ifs
+_UNKNOWN_ORIGIN = pl.col("origin").is_in(("originating", "non_originating")).not_().fill_null(True)
 T, U, F = 1, 0, -1  # three-valued verdicts: passed, undecided (needs a fact), failed
 
 
@@ -545,9 +547,11 @@ def _pct(num: pl.Expr, base: pl.Expr) -> pl.Expr:
     return (((num * 2000 + base) // (2 * base)).cast(pl.Float64) / 10).round(1)
 
 
-def _meets(base: str, thr: pl.Expr) -> pl.Expr:
-    """(base - vnm) / base >= thr%, exactly: 1000 (base - vnm) >= (10 thr) base (one-decimal thresholds)."""
-    return 1000 * (pl.col(base) - pl.col("vnm")) >= (thr * 10).round().cast(pl.Int64) * pl.col(base)
+def _meets(base: str, thr: pl.Expr, vnm: pl.Expr | None = None) -> pl.Expr:
+    """(base - vnm) / base >= thr%, exactly: 1000 (base - vnm) >= (10 thr) base (one-decimal thresholds);
+    ``vnm``: another value of the non-originating materials than the good's (the what-ifs')."""
+    vnm = pl.col("vnm") if vnm is None else vnm
+    return 1000 * (pl.col(base) - vnm) >= (thr * 10).round().cast(pl.Int64) * pl.col(base)
 
 
 def _within_10(value: pl.Expr) -> pl.Expr:
@@ -709,7 +713,7 @@ def evaluate(
         (pl.col("origin") != "originating").fill_null(True).alias("nonorig"),
         (pl.col("weight_u") if "weight_u" in lines.columns else pl.lit(None, pl.Int64)).alias("wt"),
         # of unknown origin (treated as non-originating, and weighed by the what-ifs)
-        pl.col("origin").is_in(("originating", "non_originating")).not_().fill_null(True).alias("unk"),
+        _UNKNOWN_ORIGIN.alias("unk"),
     )
     ln = _sorted_flag(ln.filter(pl.col("sku").is_not_null()).with_row_index("li"))  # (lines of other SKUs dropped)
     fallback: list[pl.DataFrame] = []
@@ -1561,8 +1565,7 @@ def _what_if_candidates(
         vnm = pl.col("vnm") - flip_vnm
 
         def meets(base: str, thr: pl.Expr) -> pl.Expr:
-            got = 1000 * (pl.col(base) - vnm) >= (thr * 10).round().cast(pl.Int64) * pl.col(base)
-            return thr.is_not_null() & pl.col(base).is_not_null() & got
+            return thr.is_not_null() & pl.col(base).is_not_null() & _meets(base, thr, vnm)
 
         def rvc(tv: pl.Expr, nc: pl.Expr) -> pl.Expr:
             return _within_10(vnm) | meets("tv", tv) | meets("nc", nc)
@@ -1653,7 +1656,7 @@ def _what_ifs(
         .filter(take)
         .with_columns(
             pl.int_range(pl.len()).over("_sid").alias("_i"),  # the material's place in its bill (``materials[i]``)
-            pl.col("origin").is_in(("originating", "non_originating")).not_().fill_null(True).alias("_unk"),
+            _UNKNOWN_ORIGIN.alias("_unk"),
         )
         .collect()
     )

@@ -542,7 +542,13 @@ def general_hooks() -> tuple[Callable[[str, str], int] | None, Callable[[str], s
         if isinstance(why, str) or getattr(why, "certain", True):
             return 2
         # depends on facts of the good, which a portfolio row does not state (none named: no exclusion)
-        return 1 if tuple(getattr(why, "needs", ()) or ()) else 0
+        return 1 if _facts_of(why) else 0
+
+    def _facts_of(why: Any) -> tuple[str, ...]:
+        """The facts of the good an exception depends on (none where it is absent or certain)."""
+        if not why or isinstance(why, str) or getattr(why, "certain", True):
+            return ()
+        return tuple(getattr(why, "needs", ()) or ())
 
     asked: dict[tuple[str, str], list[tuple[str, str]]] = {}
 
@@ -555,8 +561,7 @@ def general_hooks() -> tuple[Callable[[str, str], int] | None, Callable[[str], s
                 why = gen.de_minimis_excluded(g, m)
             except UsmcaError:
                 why = None
-            open_ = why and not isinstance(why, str) and not getattr(why, "certain", True)
-            asked[key] = [(k, why.citation) for k in tuple(getattr(why, "needs", ()) or ())] if open_ else []
+            asked[key] = [(k, why.citation) for k in _facts_of(why)]
         return asked[key]
 
     exclusion.facts = facts  # type: ignore[attr-defined]
