@@ -82,3 +82,11 @@ def test_duty_huge_entered_value_is_4xx(api: Any) -> None:
     line = {**ENTRY_SEED["lines"][0], "country_of_origin": "CN", "entered_value": 1e27}
     r = api.post("/api/v1/duty", json={**ENTRY_SEED, "lines": [line]})
     assert r.status_code < 500, r.text[:300]
+
+
+def test_a_non_finite_number_is_refused_by_name(api: Any) -> None:
+    """``"entry_date": Infinity`` (Python's json reads it) is a 4xx naming the field: the value echoed back is
+    sent as text, not as a number JSON cannot carry."""
+    body = b'{"entry_date": Infinity, "lines": [{"id": "L1", "hts": "3926.90.10.00", "country_of_origin": "CA"}]}'
+    r = api.post("/api/v1/duty", content=body, headers={"Content-Type": "application/json"})
+    assert 400 <= r.status_code < 500 and "entry_date" in r.text, r.text[:500]

@@ -11,6 +11,7 @@ import asyncio
 import datetime as dt
 import io
 import json
+import math
 import os
 import re
 import tempfile
@@ -88,8 +89,20 @@ class ApiError(Exception):
 
 def _error(status: int, kind: str, message: str, **extra: Any) -> JSONResponse:
     return JSONResponse(
-        {"error": {"type": kind, "message": message, **jsonable_encoder(extra)}}, status_code=status
+        {"error": {"type": kind, "message": message, **_json_safe(jsonable_encoder(extra))}}, status_code=status
     )
+
+
+def _json_safe(x: Any) -> Any:
+    """``x`` with non-finite numbers as text: a bad value echoed back (``"entry_date": Infinity``) must not make
+    the error itself unsendable (JSON has no Infinity or NaN)."""
+    if isinstance(x, float) and not math.isfinite(x):
+        return repr(x)
+    if isinstance(x, dict):
+        return {k: _json_safe(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_json_safe(v) for v in x]
+    return x
 
 
 class BodyLimit:
