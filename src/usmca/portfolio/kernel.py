@@ -637,7 +637,6 @@ def evaluate(
     rule_lookup: Callable[[str, dt.date | None, str | None, str | None], str | tuple[str, ...]] | None = None,
     read_names: pl.Series | None = None,
     what_if: bool = True,
-    with_needs: bool = True,
 ) -> KernelResult:
     """Evaluate SKUs whose bills are final (``lines.origin`` settled; no self-produced lines left).
 
@@ -668,8 +667,8 @@ def evaluate(
     ``read_names``: ``Portfolio.sku_names`` of the read the bill comes from, whose rows its ``_pid`` column
     holds (see ``sku_ids``).
     ``what_if``: a good that does not originate names each material of unknown origin that would make it
-    originate were it originating (``determine._what_if``), found by evaluating those variants of the bill.
-    ``with_needs`` False leaves out what undecided goods need (statuses and figures only).
+    originate were it originating (``determine._what_if``), found by computing those variants' verdicts as the
+    bill's.
     """
     # Inside the kernel a SKU is its row number: every join and group-by over the bill's lines then hashes
     # integers, not strings (several seconds at 20 million lines); names come back at the end.
@@ -703,7 +702,7 @@ def evaluate(
         )["mid"]
     mc = mc.with_columns(*code_ints("mhts", "m"))
     # SKU ids in the lines' order (``sku_ids``: one lookup per run of lines of the same parent)
-    sid = sku_ids(lines, names, read_names)  # (kept: the what-ifs take the lines of a few SKUs by it)
+    sid = sku_ids(lines, names, read_names)
     ln = lines.select(
         sid.alias("sku"),
         pl.col("component_id").alias("comp"),
@@ -771,6 +770,7 @@ def evaluate(
     )
     send_back(auto, "automotive good (a vehicle, or a good for use in one)")
     p = p.join(auto.select("sku"), on="sku", how="anti")
+    vflags = p.select("sku", "veh", "v_unres", "v_needs")  # (the what-ifs' (C) reads them)
 
     # --- (C) every material originating (s.3(3)): decided before any rule is looked up
     all_orig = p.filter(pl.col("n_nonorig") == 0)
@@ -961,27 +961,7 @@ def evaluate(
     else:
         fails = fails.with_columns(pl.lit(0, pl.Int8).alias("excl"))
     fails = fails.with_columns(same_sub.alias("same"))  # (kept: the what-ifs read it per line)
-    alt_fail = (
-        fails.with_columns(ln["comp"].gather(fails["li"]).alias("comp"))
-        .group_by("sku", "alt_idx")
-        .agg(
-            pl.len().alias("n_fail"),
-            (pl.col("excl") == 2).sum().alias("n_x2"),
-            pl.col("same").not_().sum().alias("n_other"),
-            pl.col("val").sum().alias("fail_val"),
-            # in line order (the failing lines usually are already: then no sort per group, half of this step)
-            (pl.col("comp") if fails["li"].is_sorted() else pl.col("comp").sort_by("li"))
-            .unique(maintain_order=True)
-            .alias("fail_comps"),
-            pl.col("same").all().alias("fail_same_sub"),
-            pl.col("excl").max().alias("excl"),
-            pl.col("wt").sum().alias("fail_wt"),
-            pl.col("wt").is_null().any().alias("fail_wt_missing"),
-        )
-        .join(p_dm.select("sku", "dm_mode"), on="sku", how="left")
-        .with_columns((pl.col("dm_mode") == "none").alias("dm_none"), pl.col("dm_mode").alias("dm_kind"))
-        .drop("dm_mode")
-    )
+    alt_fail = _fail_aggregates(fails, ln["comp"], p_dm)
 
     # Part 6 with the use unstated: per distinct (good, date), the facts it needs (null: Part 6 silent)
     p6_keys = p.filter(pl.col("use").is_null()).select("ghts", "date").unique()
@@ -1018,9 +998,291 @@ def evaluate(
         .with_columns(_within_10(pl.col("vnm")).alias("s54"))
         .join(wbase, on="sku", how="left")
     )
+    # What the good is and provisos settled by facts (``RuleTables.facts``): undecided where asked, and a
+    # proviso about certain materials is asked only when a non-originating material of the SKU falls in them.
+    fx = _fact_checks(pa.select("sku", "alt_idx"), nl.select("sku", "mid"), mc, tables)
+    # (D) s.3(4)(a)/(5): whether the schedule's text for the good's subheading names parts, per code
+    ap_codes = p.select("ghts").unique()
+    ap_vals = [parts_in_nomenclature(g) if parts_in_nomenclature else None for g in ap_codes["ghts"].to_list()]
+    parts_nom = ap_codes.with_columns(pl.Series("parts_nom", ap_vals, pl.Boolean))
+    a = _branch_verdicts(pa.drop("ghts"), alt_fail, sku_base, fx, parts_nom)
+    # (the rows come from ``pa``, in (SKU, alternative) order, through joins that keep it; sorted only if not)
+    in_order = (pl.col("sku").diff() > 0) | ((pl.col("sku").diff() == 0) & (pl.col("alt_idx").diff() > 0))
+    if not a.select(in_order.fill_null(True).all()).item():
+        a = a.sort("sku", "alt_idx")
+    a = a.with_columns(pl.col("sku").set_sorted())
+    # The record the single-good engine reports (``determine._psr``): the first passing alternative, else the
+    # first undecided, else the first failing one whose RVC was computed, else the first failing one; for (D)
+    # the first alternative that passes.
+    a = a.with_columns(
+        pl.when(pl.col("b_v") == T)
+        .then(0)
+        .when(pl.col("b_v") == U)
+        .then(1)
+        .when(pl.col("has_rvc"))
+        .then(2)
+        .otherwise(3)
+        .alias("_pref")
+    )
+    # The reported row of each SKU is found in the grouping that decides (D): with the rows in (SKU, alternative)
+    # order, the first row of the lowest preference (``arg_min`` takes the first of equals) is the one a sort by
+    # (SKU, preference, alternative) puts first; the rows are then gathered, not the whole frame sorted again.
+    d = (
+        a.select("sku", "_pref", "d_v", "d_tv", "d_nc")
+        .with_row_index("_i")
+        .group_by("sku", maintain_order=True)
+        .agg(
+            (pl.col("_i").first() + pl.col("_pref").arg_min()).alias("_rec"),
+            (pl.col("d_v") == T).any().alias("d_ok"),
+            (pl.col("d_v") == U).any().alias("d_u"),
+            pl.col("d_tv").filter(pl.col("d_v") == T).first().alias("d_req_tv"),
+            pl.col("d_nc").filter(pl.col("d_v") == T).first().alias("d_req_nc"),
+        )
+    )
+    # (only the columns the verdict below reads are gathered: a has some fifty)
+    rec = a.select(_REPORTED)[d["_rec"]]
+    r = pl.concat([d.drop("_rec"), rec], how="horizontal").join(
+        tables.rule_info.select("rule_idx", "rule_id"), on="rule_idx"
+    )
+    # (The per-code answers of Schedule 2 and the chapter notes join the SKUs in one pass.)
+    g_codes = r.select("ghts").unique()["ghts"].to_list()
+    s2_hook = getattr(deemed_originating, "needs", None)
+    per_code = pl.DataFrame(
+        {
+            "ghts": g_codes,
+            "deemed": [bool(deemed_originating(g)) if deemed_originating else False for g in g_codes],
+            "s2_needs": [s2_hook(g) if s2_hook else None for g in g_codes],
+            "note_needs": [list(note_needs(g)) if note_needs else [] for g in g_codes],
+        },
+        schema={
+            "ghts": pl.String,
+            "deemed": pl.Boolean,
+            "s2_needs": pl.List(pl.String),
+            "note_needs": pl.List(pl.String),
+        },
+    )
+    r = r.join(per_code, on="ghts", how="left")
+    b_ok, d_win, deemed, s2, noted, v_open, status = _outcome()
+    # RVC figures appear when the reported path asks for an RVC (also when s.5(4) waives it).
+    shown = pl.col("has_rvc") | d_win
+    tv_pct = pl.when(pl.col("tv").is_not_null()).then(_pct(pl.col("tv") - pl.col("vnm"), pl.col("tv")))
+    nc_pct = pl.when(pl.col("nc").is_not_null()).then(_pct(pl.col("nc") - pl.col("vnm"), pl.col("nc")))
+    req_tv = pl.when(d_win).then(pl.col("d_req_tv")).otherwise(pl.col("b_tv"))
+    req_nc = pl.when(d_win).then(pl.col("d_req_nc")).otherwise(pl.col("b_nc"))
+    res = r.with_columns(
+        status.alias("status"),
+        pl.when(noted | v_open)
+        .then(None)
+        .when(b_ok)
+        .then(pl.lit("B"))
+        .when(d_win)
+        .then(pl.lit("D"))
+        .alias("criterion"),
+        pl.when(shown).then(tv_pct).alias("rvc_transaction_value"),
+        pl.when(shown).then(nc_pct).alias("rvc_net_cost"),
+        pl.when(shown).then(pl.max_horizontal(tv_pct - req_tv, nc_pct - req_nc)).alias("rvc_margin"),
+        # (materials de minimis tolerates block nothing: the shift test passes, ``determine._alternative``)
+        pl.when(b_ok | d_win | deemed | pl.col("dm_ok"))
+        .then(EMPTY)
+        .otherwise(pl.col("fail_comps"))
+        .fill_null(EMPTY)
+        .alias("blockers"),
+        # as ``determine._record`` reports it, whatever the good's status: the reported alternative's de minimis
+        # test, or the s.5(4) waiver of an RVC it (or the parts fallback that decides) asks
+        (pl.col("dm_ok") | ((pl.col("has_rvc") | d_win) & pl.col("s54"))).alias("de_minimis"),
+        pl.when(noted)
+        .then(pl.col("note_needs"))
+        .when(v_open)
+        .then(pl.col("v_needs"))
+        .otherwise(EMPTY)  # (an undecided good's are gathered below; a decided one needs nothing)
+        .alias("needs"),
+        ((status == "unresolved") & ~noted & ~v_open).alias("_open"),
+        s2.alias("_s2"),
+    ).select(*RESULT_SCHEMA.names(), "_open", "_s2", "s2_needs")  # (the rest copies these)
+    # An undecided good names what each undecided branch asks, in the branches' order, those of (B) first and
+    # then those of the parts fallback (``determine._psr``: every pending branch's checks in turn; ``_parts``);
+    # Schedule 2's last. (List work on those SKUs' rows only: list concatenation over every row cost seconds.)
+    undecided = res.filter(pl.col("_open"))
+    if undecided.height:
+        keep = pl.Series("keep", [False] * n_sku, pl.Boolean).scatter(undecided["sku"], True)
+        b_pend, d_pend = pl.col("b_v") == U, pl.col("d_v") == U
+        rows = a.filter(pl.lit(keep).gather(pl.col("sku")) & (b_pend | d_pend))  # (in SKU, alternative order)
+        open_dm = rows.filter(b_pend & (pl.col("shift_v") == U))
+        for got in (
+            _weight_needs(open_dm, fails, ln, n_sku),
+            _exclusion_needs(open_dm, fails, ln, m_of["mhts"], products["hts"], dm_exclusion),
+        ):
+            rows = rows.join(got, on=["sku", "alt_idx"], how="left", maintain_order="left")
+        branch_needs = (
+            rows.select(
+                "sku",
+                pl.when(b_pend)
+                .then(
+                    pl.concat_list(
+                        pl.when(_P6_OPEN).then(pl.col("p6_needs")).otherwise(EMPTY),
+                        pl.col("f_needs").fill_null(EMPTY),
+                        # what de minimis lacks, asked by the shift test: the value base, or weights
+                        pl.when(pl.col("dm_nobase"))
+                        .then(pl.lit([NEED_DM_BASE], _NEEDS_TYPE))
+                        .otherwise(pl.coalesce("_wn", "_xn").fill_null(EMPTY)),
+                        pl.when(pl.col("has_rvc") & (pl.col("rvc_v") == U))
+                        .then(_rvc_needs(pl.col("b_tv"), pl.col("b_nc")))
+                        .otherwise(EMPTY),
+                    )
+                )
+                .otherwise(EMPTY)
+                .alias("_bn"),
+                pl.when(d_pend)
+                .then(
+                    pl.concat_list(
+                        pl.when(pl.col("d_ap") == U)
+                        .then(
+                            pl.when(pl.col("ghts").str.slice(4, 2) == "00")
+                            .then(pl.lit([_NEED_PARTS_HEADING], _NEEDS_TYPE))
+                            .otherwise(pl.lit([_NEED_PARTS_SUB], _NEEDS_TYPE))
+                        )
+                        .otherwise(EMPTY),
+                        pl.when(_rvc_verdict(pl.col("d_tv"), pl.col("d_nc")) == U)
+                        .then(_rvc_needs(pl.col("d_tv"), pl.col("d_nc")))
+                        .otherwise(EMPTY),
+                    )
+                )
+                .otherwise(EMPTY)
+                .alias("_dn"),
+            )
+            .group_by("sku", maintain_order=True)
+            .agg(pl.col("_bn").explode().drop_nulls(), pl.col("_dn").explode().drop_nulls())
+            .select("sku", pl.concat_list("_bn", "_dn").list.unique(maintain_order=True).alias("_bd"))
+        )
+        undecided = undecided.join(branch_needs, on="sku", how="left", maintain_order="left").with_columns(
+            pl.col("_bd").fill_null(EMPTY).alias("needs")
+        )
+    fixed = pl.concat([undecided.drop("_bd", strict=False), res.filter(~pl.col("_open") & pl.col("_s2"))])
+    fixed = fixed.with_columns(
+        pl.when(pl.col("_s2")).then(pl.concat_list("needs", "s2_needs")).otherwise(pl.col("needs")).alias("needs")
+    )
+    fix = pl.col("_open") | pl.col("_s2")
+    res = pl.concat([res.filter(~fix), fixed]) if fixed.height else res
+    nb = _unresolved_on_rule(pl.concat([lookup_failed, no_branch]), deemed_originating)
+    # (C) for a vehicle: its other Part 6 requirements as for (B) and (D)
+    c_open = _VEHICLE_OPEN
+    c = all_orig.select(
+        "sku",
+        pl.when(c_open).then(pl.lit("unresolved")).otherwise(pl.lit("originating")).alias("status"),
+        pl.when(c_open).then(None).otherwise(pl.lit("C")).alias("criterion"),
+        pl.lit(None, pl.String).alias("rule_id"),
+        pl.lit(None, pl.Float64).alias("rvc_transaction_value"),
+        pl.lit(None, pl.Float64).alias("rvc_net_cost"),
+        pl.lit(None, pl.Float64).alias("rvc_margin"),
+        EMPTY.alias("blockers"),
+        pl.when(c_open).then(pl.col("v_needs")).otherwise(EMPTY).alias("needs"),
+        pl.lit(False).alias("de_minimis"),
+    )
+    o = out_territory.select(
+        "sku",
+        pl.lit("non_originating").alias("status"),
+        pl.lit(None, pl.String).alias("criterion"),
+        pl.lit(None, pl.String).alias("rule_id"),
+        pl.lit(None, pl.Float64).alias("rvc_transaction_value"),
+        pl.lit(None, pl.Float64).alias("rvc_net_cost"),
+        pl.lit(None, pl.Float64).alias("rvc_margin"),
+        EMPTY.alias("blockers"),
+        EMPTY.alias("needs"),
+        pl.lit(False).alias("de_minimis"),
+    )
+    schema = pl.Schema({**RESULT_SCHEMA, "sku": pl.UInt32()})
+    results = pl.concat([o, c, nb, res.select(list(RESULT_SCHEMA))], how="vertical_relaxed").cast(schema)
+    if what_if:
+        fixed_facts = tables.facts.filter(pl.col("cond").is_null())["alt_idx"].unique()
+        noted_skus = r.filter(pl.col("note_needs").list.len() > 0)["sku"]
+        one, together = _what_if_candidates(
+            results, out_territory, a, fails, ln, n_sku, fixed_facts, noted_skus, agg.select("sku", "n_nonorig")
+        )
+        if one.height or together.height:
+            bill = _Verdicts(
+                pa=pa,
+                fails=fails,
+                nl=nl,
+                sku_base=sku_base,
+                p_dm=p_dm,
+                mc=mc,
+                tables=tables,
+                parts_nom=parts_nom,
+                per_code=per_code,
+                vehicle=vflags,
+                n_nonorig=agg.select("sku", "n_nonorig"),
+            )
+            wi = _what_ifs(one, together, ln, n_sku, bill)
+            results = (
+                results.join(wi, on="sku", how="left", maintain_order="left")
+                .with_columns(
+                    pl.when(pl.col("_wi").is_not_null())
+                    .then(pl.concat_list("needs", "_wi"))
+                    .otherwise(pl.col("needs"))
+                    .alias("needs")
+                )
+                .drop("_wi")
+            )
+    fb = (
+        pl.concat(fallback).unique("sku", keep="first", maintain_order=True)
+        if fallback
+        else pl.DataFrame(schema={"sku": pl.UInt32, "reason": pl.String})
+    )
+
+    def named(df: pl.DataFrame) -> pl.DataFrame:
+        return df.with_columns(names.gather(df["sku"]).alias("sku"))
+
+    return KernelResult(results=named(results).cast(RESULT_SCHEMA), fallback=named(fb))
+
+
+def _fail_aggregates(fails: pl.DataFrame, comps: pl.Series | None, p_dm: pl.DataFrame) -> pl.DataFrame:
+    """Per (SKU, alternative) with failing lines: their count, value, s.5(3) exclusions, subheadings, weights,
+    components (``comps``: the component of each line by ``li``; None leaves ``fail_comps`` out) and the
+    good's de minimis kind (``p_dm``: sku, dm_mode). The same for a bill and for its what-if variants."""
+    comp = []
+    if comps is not None:
+        fails = fails.with_columns(comps.gather(fails["li"]).alias("comp"))
+        # in line order (the failing lines usually are already: then no sort per group, half of this step)
+        comp = [
+            (pl.col("comp") if fails["li"].is_sorted() else pl.col("comp").sort_by("li"))
+            .unique(maintain_order=True)
+            .alias("fail_comps")
+        ]
+    return (
+        fails.group_by("sku", "alt_idx")
+        .agg(
+            pl.len().alias("n_fail"),
+            (pl.col("excl") == 2).sum().alias("n_x2"),
+            pl.col("same").not_().sum().alias("n_other"),
+            pl.col("val").sum().alias("fail_val"),
+            *comp,
+            pl.col("same").all().alias("fail_same_sub"),
+            pl.col("excl").max().alias("excl"),
+            pl.col("wt").sum().alias("fail_wt"),
+            pl.col("wt").is_null().any().alias("fail_wt_missing"),
+        )
+        .join(p_dm.select("sku", "dm_mode"), on="sku", how="left")
+        .with_columns((pl.col("dm_mode") == "none").alias("dm_none"), pl.col("dm_mode").alias("dm_kind"))
+        .drop("dm_mode")
+    )
+
+
+# a vehicle whose s.13 rule is unresolved on the date, or whose other Part 6 requirements ask facts
+_VEHICLE_OPEN = pl.col("v_unres") | (pl.col("veh") & (pl.col("v_needs").list.len() > 0))
+# Part 6 open for the good (its use not stated): the "automotive" check of each RVC alternative is undecided
+_P6_OPEN = pl.col("has_rvc") & pl.col("p6_needs").is_not_null()
+
+
+def _branch_verdicts(
+    pa: pl.DataFrame, alt_fail: pl.DataFrame, sku_base: pl.DataFrame, fx: pl.DataFrame, parts_nom: pl.DataFrame
+) -> pl.DataFrame:
+    """Per (SKU, alternative) of ``pa`` (sku, alt_idx and the alternative's columns), each test's verdict
+    (F < U < T): the shift with de minimis (``shift_v``), the RVC (``rvc_v``), the branch (``b_v``), the parts
+    fallback (``d_ap``, ``d_v``), with what they read: the failing lines' aggregates (``_fail_aggregates``),
+    the good's (``sku_base``), the fact checks that bite (``_fact_checks``) and whether the schedule names
+    parts (``parts_nom``: ghts, parts_nom). The same for a bill and for its what-if variants."""
     a = (
-        pa.drop("ghts")
-        .join(alt_fail, on=["sku", "alt_idx"], how="left", maintain_order="left")
+        pa.join(alt_fail, on=["sku", "alt_idx"], how="left", maintain_order="left")
         .join(sku_base, on="sku", maintain_order="left")
         .with_columns(
             pl.col("n_fail").fill_null(0),
@@ -1031,9 +1293,6 @@ def evaluate(
             pl.col("fail_same_sub").fill_null(False),
         )
     )
-    # What the good is and provisos settled by facts (``RuleTables.facts``): undecided where asked, and a
-    # proviso about certain materials is asked only when a non-originating material of the SKU falls in them.
-    fx = _fact_checks(pa.select("sku", "alt_idx"), nl.select("sku", "mid"), mc, tables)
     a = a.join(fx, on=["sku", "alt_idx"], how="left").with_columns(pl.col("fact_u").fill_null(False))
     # s.5(1) by value (``criteria.de_minimis_value``): the share first (no base: undecided; over 10% of both
     # bases: fails), then the s.5(3) exclusions (certain: fails; depending on facts: undecided).
@@ -1082,9 +1341,7 @@ def evaluate(
     # (D) s.3(4)(a)/(5) (``criteria.parts_fallback_applies``): every failing material shares the good's
     # subheading (or its heading, not subdivided), and the schedule's text for it names parts; where not
     # (or was not read) the producer's statement is needed, a fact the bill does not give. Never ch. 61-63.
-    ap_codes = a.select("ghts").unique()
-    ap_vals = [parts_in_nomenclature(g) if parts_in_nomenclature else None for g in ap_codes["ghts"].to_list()]
-    a = a.join(ap_codes.with_columns(pl.Series("parts_nom", ap_vals, pl.Boolean)), on="ghts", how="left")
+    a = a.join(parts_nom, on="ghts", how="left")
     d_ap = (
         pl.when(
             pl.col("kind").is_null()
@@ -1114,9 +1371,8 @@ def evaluate(
         pl.max_horizontal(pl.lit(float(PARTS_RVC_NC)), pl.col("rvc_nc").fill_null(0)).alias("d_nc"),
     )
     # Part 6 open: its "automotive" check (undecided) comes first in each RVC alternative
-    p6_open = pl.col("has_rvc") & pl.col("p6_needs").is_not_null()
-    a = a.with_columns(
-        pl.when(p6_open | pl.col("fact_u"))
+    return a.with_columns(
+        pl.when(_P6_OPEN | pl.col("fact_u"))
         .then(pl.min_horizontal("shift_v", "rvc_v", pl.lit(U, pl.Int8)))
         .otherwise(pl.min_horizontal("shift_v", "rvc_v"))
         .alias("b_v"),  # three-valued AND (F < U < T)
@@ -1136,74 +1392,25 @@ def evaluate(
             & pl.col("tc").is_null()
         ).alias("dm_nobase"),
     )
-    # (the rows come from ``pa``, in (SKU, alternative) order, through joins that keep it; sorted only if not)
-    in_order = (pl.col("sku").diff() > 0) | ((pl.col("sku").diff() == 0) & (pl.col("alt_idx").diff() > 0))
-    if not a.select(in_order.fill_null(True).all()).item():
-        a = a.sort("sku", "alt_idx")
-    a = a.with_columns(pl.col("sku").set_sorted())
-    # The record the single-good engine reports (``determine._psr``): the first passing alternative, else the
-    # first undecided, else the first failing one whose RVC was computed, else the first failing one; for (D)
-    # the first alternative that passes.
-    a = a.with_columns(
-        pl.when(pl.col("b_v") == T)
-        .then(0)
-        .when(pl.col("b_v") == U)
-        .then(1)
-        .when(pl.col("has_rvc"))
-        .then(2)
-        .otherwise(3)
-        .alias("_pref")
-    )
-    # The reported row of each SKU is found in the grouping that decides (D): with the rows in (SKU, alternative)
-    # order, the first row of the lowest preference (``arg_min`` takes the first of equals) is the one a sort by
-    # (SKU, preference, alternative) puts first; the rows are then gathered, not the whole frame sorted again.
-    d = (
-        a.select("sku", "_pref", "d_v", "d_tv", "d_nc")
-        .with_row_index("_i")
-        .group_by("sku", maintain_order=True)
-        .agg(
-            (pl.col("_i").first() + pl.col("_pref").arg_min()).alias("_rec"),
-            (pl.col("d_v") == T).any().alias("d_ok"),
-            (pl.col("d_v") == U).any().alias("d_u"),
-            pl.col("d_tv").filter(pl.col("d_v") == T).first().alias("d_req_tv"),
-            pl.col("d_nc").filter(pl.col("d_v") == T).first().alias("d_req_nc"),
-        )
-    )
-    # (only the columns the verdict below reads are gathered: a has some fifty)
-    rec = a.select(_REPORTED)[d["_rec"]]
-    r = pl.concat([d.drop("_rec"), rec], how="horizontal").join(
-        tables.rule_info.select("rule_idx", "rule_id"), on="rule_idx"
-    )
+
+
+def _outcome() -> tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr, pl.Expr, pl.Expr, pl.Expr]:
+    """The good's status and how it comes, over a frame per SKU with the reported alternative's ``b_v``, the
+    parts fallback's ``d_ok`` and ``d_u``, its code's Schedule 2 and chapter-note answers (``deemed``,
+    ``s2_needs``, ``note_needs``) and its vehicle flags: (b_ok, d_win, deemed, s2, noted, v_open, status).
+    The same for a bill and for its what-if variants."""
     b_ok, b_u = pl.col("b_v") == T, pl.col("b_v") == U
     d_win = ~b_ok & pl.col("d_ok")
     # s.3(7) Schedule 2 (``determine._schedule_2``): a listed good failing (B) and (D) is deemed originating,
     # with no certification criterion.
     # s.3(7) on facts a portfolio row does not state (``deemed_originating.needs``): a listed good that does
     # not pass (B) or (D) is unresolved on them, and they follow the needs it already has.
-    # (The per-code answers of Schedule 2 and the chapter notes join the SKUs in one pass.)
-    g_codes = r.select("ghts").unique()["ghts"].to_list()
-    s2_hook = getattr(deemed_originating, "needs", None)
-    per_code = pl.DataFrame(
-        {
-            "ghts": g_codes,
-            "deemed": [bool(deemed_originating(g)) if deemed_originating else False for g in g_codes],
-            "s2_needs": [s2_hook(g) if s2_hook else None for g in g_codes],
-            "note_needs": [list(note_needs(g)) if note_needs else [] for g in g_codes],
-        },
-        schema={
-            "ghts": pl.String,
-            "deemed": pl.Boolean,
-            "s2_needs": pl.List(pl.String),
-            "note_needs": pl.List(pl.String),
-        },
-    )
-    r = r.join(per_code, on="ghts", how="left")
     deemed = ~b_ok & ~d_win & pl.col("deemed")
     s2 = ~b_ok & ~d_win & ~pl.col("deemed") & pl.col("s2_needs").is_not_null()
     noted = b_ok & (pl.col("note_needs").list.len() > 0)
     # a vehicle that passes is unresolved on the facts its other Part 6 requirements ask (core parts, steel and
     # aluminum, labour value content: ``determine._other_requirements``), which no portfolio row states
-    v_open = (pl.col("v_unres") | (pl.col("veh") & (pl.col("v_needs").list.len() > 0))) & ((b_ok & ~noted) | d_win)
+    v_open = _VEHICLE_OPEN & ((b_ok & ~noted) | d_win)
     status = (
         pl.when(noted | v_open)
         .then(pl.lit("unresolved"))
@@ -1213,182 +1420,7 @@ def evaluate(
         .then(pl.lit("unresolved"))
         .otherwise(pl.lit("non_originating"))
     )
-    # RVC figures appear when the reported path asks for an RVC (also when s.5(4) waives it).
-    shown = pl.col("has_rvc") | d_win
-    tv_pct = pl.when(pl.col("tv").is_not_null()).then(_pct(pl.col("tv") - pl.col("vnm"), pl.col("tv")))
-    nc_pct = pl.when(pl.col("nc").is_not_null()).then(_pct(pl.col("nc") - pl.col("vnm"), pl.col("nc")))
-    req_tv = pl.when(d_win).then(pl.col("d_req_tv")).otherwise(pl.col("b_tv"))
-    req_nc = pl.when(d_win).then(pl.col("d_req_nc")).otherwise(pl.col("b_nc"))
-    res = r.with_columns(
-        status.alias("status"),
-        pl.when(noted | v_open)
-        .then(None)
-        .when(b_ok)
-        .then(pl.lit("B"))
-        .when(d_win)
-        .then(pl.lit("D"))
-        .alias("criterion"),
-        pl.when(shown).then(tv_pct).alias("rvc_transaction_value"),
-        pl.when(shown).then(nc_pct).alias("rvc_net_cost"),
-        pl.when(shown).then(pl.max_horizontal(tv_pct - req_tv, nc_pct - req_nc)).alias("rvc_margin"),
-        # (materials de minimis tolerates block nothing: the shift test passes, ``determine._alternative``)
-        pl.when(b_ok | d_win | deemed | pl.col("dm_ok"))
-        .then(EMPTY)
-        .otherwise(pl.col("fail_comps"))
-        .fill_null(EMPTY)
-        .alias("blockers"),
-        # as ``determine._record`` reports it, whatever the good's status: the reported alternative's de minimis
-        # test, or the s.5(4) waiver of an RVC it (or the parts fallback that decides) asks
-        (pl.col("dm_ok") | ((pl.col("has_rvc") | d_win) & pl.col("s54"))).alias("de_minimis"),
-        pl.when(noted)
-        .then(pl.col("note_needs"))
-        .when(v_open)
-        .then(pl.col("v_needs"))
-        .otherwise(EMPTY)  # (an undecided good's are gathered below; a decided one needs nothing)
-        .alias("needs"),
-        ((status == "unresolved") & ~noted & ~v_open).alias("_open"),
-        s2.alias("_s2"),
-    ).select(*RESULT_SCHEMA.names(), "_open", "_s2", "s2_needs")  # (the rest copies these)
-    # An undecided good names what each undecided branch asks, in the branches' order, those of (B) first and
-    # then those of the parts fallback (``determine._psr``: every pending branch's checks in turn; ``_parts``);
-    # Schedule 2's last. (List work on those SKUs' rows only: list concatenation over every row cost seconds.)
-    undecided = res.filter(pl.col("_open"))
-    if undecided.height and with_needs:
-        keep = pl.Series("keep", [False] * n_sku, pl.Boolean).scatter(undecided["sku"], True)
-        b_pend, d_pend = pl.col("b_v") == U, pl.col("d_v") == U
-        rows = a.filter(pl.lit(keep).gather(pl.col("sku")) & (b_pend | d_pend))  # (in SKU, alternative order)
-        open_dm = rows.filter(b_pend & (pl.col("shift_v") == U))
-        for got in (
-            _weight_needs(open_dm, fails, ln, n_sku),
-            _exclusion_needs(open_dm, fails, ln, m_of["mhts"], products["hts"], dm_exclusion),
-        ):
-            rows = rows.join(got, on=["sku", "alt_idx"], how="left", maintain_order="left")
-        branch_needs = (
-            rows.select(
-                "sku",
-                pl.when(b_pend)
-                .then(
-                    pl.concat_list(
-                        pl.when(p6_open).then(pl.col("p6_needs")).otherwise(EMPTY),
-                        pl.col("f_needs").fill_null(EMPTY),
-                        # what de minimis lacks, asked by the shift test: the value base, or weights
-                        pl.when(pl.col("dm_nobase"))
-                        .then(pl.lit([NEED_DM_BASE], _NEEDS_TYPE))
-                        .otherwise(pl.coalesce("_wn", "_xn").fill_null(EMPTY)),
-                        pl.when(pl.col("has_rvc") & (pl.col("rvc_v") == U))
-                        .then(_rvc_needs(pl.col("b_tv"), pl.col("b_nc")))
-                        .otherwise(EMPTY),
-                    )
-                )
-                .otherwise(EMPTY)
-                .alias("_bn"),
-                pl.when(d_pend)
-                .then(
-                    pl.concat_list(
-                        pl.when(pl.col("d_ap") == U)
-                        .then(
-                            pl.when(pl.col("ghts").str.slice(4, 2) == "00")
-                            .then(pl.lit([_NEED_PARTS_HEADING], _NEEDS_TYPE))
-                            .otherwise(pl.lit([_NEED_PARTS_SUB], _NEEDS_TYPE))
-                        )
-                        .otherwise(EMPTY),
-                        pl.when(_rvc_verdict(pl.col("d_tv"), pl.col("d_nc")) == U)
-                        .then(_rvc_needs(pl.col("d_tv"), pl.col("d_nc")))
-                        .otherwise(EMPTY),
-                    )
-                )
-                .otherwise(EMPTY)
-                .alias("_dn"),
-            )
-            .group_by("sku", maintain_order=True)
-            .agg(pl.col("_bn").explode().drop_nulls(), pl.col("_dn").explode().drop_nulls())
-            .select("sku", pl.concat_list("_bn", "_dn").list.unique(maintain_order=True).alias("_bd"))
-        )
-        undecided = undecided.join(branch_needs, on="sku", how="left", maintain_order="left").with_columns(
-            pl.col("_bd").fill_null(EMPTY).alias("needs")
-        )
-    fixed = pl.concat([undecided.drop("_bd", strict=False), res.filter(~pl.col("_open") & pl.col("_s2"))])
-    fixed = fixed.with_columns(
-        pl.when(pl.col("_s2")).then(pl.concat_list("needs", "s2_needs")).otherwise(pl.col("needs")).alias("needs")
-    )
-    fix = pl.col("_open") | pl.col("_s2")
-    res = pl.concat([res.filter(~fix), fixed]) if fixed.height else res
-    nb = _unresolved_on_rule(pl.concat([lookup_failed, no_branch]), deemed_originating)
-    # (C) for a vehicle: its other Part 6 requirements as for (B) and (D)
-    c_open = pl.col("v_unres") | (pl.col("veh") & (pl.col("v_needs").list.len() > 0))
-    c = all_orig.select(
-        "sku",
-        pl.when(c_open).then(pl.lit("unresolved")).otherwise(pl.lit("originating")).alias("status"),
-        pl.when(c_open).then(None).otherwise(pl.lit("C")).alias("criterion"),
-        pl.lit(None, pl.String).alias("rule_id"),
-        pl.lit(None, pl.Float64).alias("rvc_transaction_value"),
-        pl.lit(None, pl.Float64).alias("rvc_net_cost"),
-        pl.lit(None, pl.Float64).alias("rvc_margin"),
-        EMPTY.alias("blockers"),
-        pl.when(c_open).then(pl.col("v_needs")).otherwise(EMPTY).alias("needs"),
-        pl.lit(False).alias("de_minimis"),
-    )
-    o = out_territory.select(
-        "sku",
-        pl.lit("non_originating").alias("status"),
-        pl.lit(None, pl.String).alias("criterion"),
-        pl.lit(None, pl.String).alias("rule_id"),
-        pl.lit(None, pl.Float64).alias("rvc_transaction_value"),
-        pl.lit(None, pl.Float64).alias("rvc_net_cost"),
-        pl.lit(None, pl.Float64).alias("rvc_margin"),
-        EMPTY.alias("blockers"),
-        EMPTY.alias("needs"),
-        pl.lit(False).alias("de_minimis"),
-    )
-    schema = pl.Schema({**RESULT_SCHEMA, "sku": pl.UInt32()})
-    results = pl.concat([o, c, nb, res.select(list(RESULT_SCHEMA))], how="vertical_relaxed").cast(schema)
-    if what_if:
-        fixed_facts = tables.facts.filter(pl.col("cond").is_null())["alt_idx"].unique()
-        noted_skus = r.filter(pl.col("note_needs").list.len() > 0)["sku"]
-        one, together = _what_if_candidates(
-            results, out_territory, a, fails, ln, n_sku, fixed_facts, noted_skus, agg.select("sku", "n_nonorig")
-        )
-        if one.height or together.height:
-
-            def again(vp: pl.DataFrame, vl: pl.DataFrame) -> KernelResult:
-                return evaluate(
-                    vp,
-                    vl,
-                    tables,
-                    dm_exclusion,
-                    dm_mode,
-                    parts_in_nomenclature,
-                    deemed_originating,
-                    note_needs,
-                    part6_open,
-                    rule_lookup,
-                    what_if=False,
-                    with_needs=False,  # (only whether each variant originates is read)
-                )
-
-            wi, undecidable = _what_ifs(one, together, products, lines, sid, names, again)
-            send_back(undecidable, "a what-if on a material of unknown origin the kernel cannot weigh")
-            results = (
-                results.join(undecidable, on="sku", how="anti")
-                .join(wi, on="sku", how="left", maintain_order="left")
-                .with_columns(
-                    pl.when(pl.col("_wi").is_not_null())
-                    .then(pl.concat_list("needs", "_wi"))
-                    .otherwise(pl.col("needs"))
-                    .alias("needs")
-                )
-                .drop("_wi")
-            )
-    fb = (
-        pl.concat(fallback).unique("sku", keep="first", maintain_order=True)
-        if fallback
-        else pl.DataFrame(schema={"sku": pl.UInt32, "reason": pl.String})
-    )
-
-    def named(df: pl.DataFrame) -> pl.DataFrame:
-        return df.with_columns(names.gather(df["sku"]).alias("sku"))
-
-    return KernelResult(results=named(results).cast(RESULT_SCHEMA), fallback=named(fb))
+    return b_ok, d_win, deemed, s2, noted, v_open, status
 
 
 # the columns of the (SKU, alternative) frame that the verdict reads from the reported alternative
@@ -1488,10 +1520,6 @@ _NEED_NC = "good.total_cost (with excluded_costs) or good.net_cost"
 _NEED_PARTS_HEADING, _NEED_PARTS_SUB = (parts_statement_need("good", undivided) for undivided in (True, False))
 # the four possible lists, picked by a two-bit code (building lists row by row cost ~2 s per million SKUs)
 _NEED_LISTS = pl.Series([[], [_NEED_TV], [_NEED_NC], [_NEED_TV, _NEED_NC]], dtype=pl.List(pl.String))
-
-
-# the bill's columns the kernel reads (``evaluate``), all a variant of a bill needs
-_VARIANT_COLUMNS = ("parent_sku", "component_id", "component_hts", "_mhts", "value_u", "origin", "weight_u")
 
 
 def _what_if_candidates(
@@ -1630,105 +1658,131 @@ def _what_if_candidates(
     return one, together
 
 
-def _what_ifs(
-    one: pl.DataFrame,
-    together: pl.DataFrame,
-    products: pl.DataFrame,
-    lines: pl.DataFrame,
-    sid: pl.Series,
-    names: pl.Series,
-    again: Callable[[pl.DataFrame, pl.DataFrame], KernelResult],
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """``determine._what_if`` for the variants ``_what_if_candidates`` bounds: each material of unknown origin
-    taken as originating alone (``one``: sku, li), and all of them together (``together``: sku), each variant
-    bill evaluated again (``again``); a good that would then originate names those materials (one at a time
-    where any does alone; all together only where none does). Returns (sku, _wi) and the goods whose
-    variants the kernel could not weigh (they go to the single-good engine)."""
-    cands = pl.concat([one.select("sku"), together.select("sku")]).unique()
-    mine = pl.Series("mine", [False] * names.len(), pl.Boolean).scatter(cands["sku"], True)
-    take = pl.lit(mine).gather(pl.lit(sid)).fill_null(False)
-    # (``li``: the line's row among the lines of the evaluated SKUs, as the kernel numbers them)
-    li = (sid.is_not_null().cast(pl.UInt32).cum_sum() - 1).alias("li")
-    read = [c for c in _VARIANT_COLUMNS if c in lines.columns]
-    bill = (
-        lines.lazy()
-        .select(*read, pl.lit(sid).alias("_sid"), pl.lit(li))
-        .filter(take)
-        .with_columns(
-            pl.int_range(pl.len()).over("_sid").alias("_i"),  # the material's place in its bill (``materials[i]``)
-            _UNKNOWN_ORIGIN.alias("_unk"),
-        )
-        .collect()
+@dataclass(frozen=True)
+class _Verdicts:
+    """What a bill's verdict is computed from, held for its what-if variants (``_what_ifs``): the SKUs'
+    alternatives (``pa``), failing lines (``fails``), non-originating lines (``nl``), the goods' own columns
+    (``sku_base``), de minimis kinds (``p_dm``), material codes (``mc``), per-code answers (``parts_nom``,
+    ``per_code``), vehicle flags (``vehicle``: sku, veh, v_unres, v_needs) and non-originating line counts
+    (``n_nonorig``: sku, n_nonorig)."""
+
+    pa: pl.DataFrame
+    fails: pl.DataFrame
+    nl: pl.DataFrame
+    sku_base: pl.DataFrame
+    p_dm: pl.DataFrame
+    mc: pl.DataFrame
+    tables: RuleTables
+    parts_nom: pl.DataFrame
+    per_code: pl.DataFrame
+    vehicle: pl.DataFrame
+    n_nonorig: pl.DataFrame
+
+
+def _variants_originating(variants: pl.DataFrame, flipped: pl.DataFrame, bill: _Verdicts) -> pl.Series:
+    """Which variants originate (``variants``: _v, sku; ``flipped``: _v, li, val, the lines of unknown origin each
+    takes as originating): the bill's own verdict (``_branch_verdicts``, ``_outcome``) on its lines less those,
+    computed from the same frames the bill's was; a variant left with no non-originating line is (C)'s. Returns
+    the variants' ``_v`` that do."""
+    if not variants.height:
+        return pl.Series("_v", [], pl.UInt32)
+    gone = flipped.group_by("_v").agg(pl.len().alias("_n"), pl.col("val").sum().alias("_val"))
+    v = (
+        variants.join(gone, on="_v", how="inner")
+        .join(bill.n_nonorig, on="sku", how="left")
+        .join(bill.vehicle, on="sku", how="left")
     )
-    # A variant's originating lines weigh in no test but the weight base of apparel (s.5(7), every line's
-    # weight): elsewhere only the first line is kept (the bill is not empty), the rest are not evaluated again.
-    apparel = pl.lit(products["hts"].str.slice(0, 2).is_in(("61", "62", "63"))).gather(pl.col("_sid"))
-    orig = pl.col("origin") == "originating"
-    p_ids = products.with_row_index("_sid").with_columns(pl.col("_sid").cast(pl.UInt32))
+    # (C) s.3(3): every material originating; a vehicle stays open on its other Part 6 requirements
+    c = v.filter(pl.col("n_nonorig") == pl.col("_n")).filter(~_VEHICLE_OPEN.fill_null(False))["_v"]
+    v = v.filter(pl.col("n_nonorig") > pl.col("_n")).select("_v", "sku", "_val")
+    # the rest: the variant's rows as the bill's, keyed by the variant (``sku`` := ``_v``), less its flipped lines
+    by_v = v.select("_v", "sku")
 
-    def weigh(variants: pl.DataFrame, first: int) -> tuple[pl.DataFrame, pl.DataFrame]:
-        """The variants (_sid, _flip: the line taken as originating, null for all) that originate, and the
-        goods some variant of which the kernel hands on."""
-        variants = variants.with_row_index("_v", offset=first)
-        vname = pl.format("\x1f{}", pl.col("_v"))  # (names no SKU of the portfolio can have)
-        v_lines = (
-            bill.join(variants, on="_sid", how="inner")
-            .with_columns(
-                pl.when(pl.col("_unk") & (pl.col("_flip").is_null() | (pl.col("_flip") == pl.col("li"))))
-                .then(pl.lit("originating"))
-                .otherwise(pl.col("origin"))
-                .alias("origin"),
-                vname.alias("parent_sku"),
-            )
-            .filter(~orig | (pl.col("_i") == 0) | apparel)
-            .drop("_sid", "_i", "_unk", "_v", "_flip", "li")
-        )
-        v_prod = (
-            p_ids.join(variants, on="_sid", how="inner").with_columns(vname.alias("sku")).drop("_sid", "_v", "_flip")
-        )
-        got = again(v_prod, v_lines)
-        by_v = variants.with_columns(vname.alias("_name"))
-        handed = (
-            by_v.join(got.fallback.select(pl.col("sku").alias("_name")), on="_name", how="semi")
-            .select(pl.col("_sid").alias("sku"))
-            .unique()
-        )
-        originating = got.results.filter(pl.col("status") == "originating").select(pl.col("sku").alias("_name"))
-        return by_v.join(originating, on="_name", how="semi").select("_sid", "_flip"), handed
+    def of_variants(df: pl.DataFrame, lines: bool = False) -> pl.DataFrame:
+        out = by_v.join(df, on="sku", how="inner")
+        if lines:
+            out = out.join(flipped.select("_v", "li"), on=["_v", "li"], how="anti")
+        return out.drop("sku").rename({"_v": "sku"})
 
-    # (``determine._what_if`` weighs all of a good's unknown materials together only when no single one makes it
-    # originate: the joint variants of goods with single ones are evaluated after those, and only if needed)
-    alone = one.select(pl.col("sku").alias("_sid"), pl.col("li").cast(pl.Int64).alias("_flip"))
-    joint_all = together.select(pl.col("sku").alias("_sid"), pl.lit(None, pl.Int64).alias("_flip"))
-    first = pl.concat([alone, joint_all.join(alone, on="_sid", how="anti")], how="vertical_relaxed")
-    ok, undecidable = weigh(first, 0)
-    later = joint_all.join(alone, on="_sid", how="semi").join(ok, on="_sid", how="anti")
-    if later.height:
-        ok2, handed = weigh(later, first.height)
-        ok, undecidable = pl.concat([ok, ok2]), pl.concat([undecidable, handed]).unique()
-    ok = ok.join(undecidable.select(pl.col("sku").alias("_sid")), on="_sid", how="anti")
-    unknown = bill.filter(pl.col("_unk")).select("_sid", "li", "_i", "component_id")
-    singles = ok.filter(pl.col("_flip").is_not_null()).select("_sid", pl.col("_flip").cast(pl.UInt32).alias("li"))
-    joint = ok.filter(pl.col("_flip").is_null()).join(singles, on="_sid", how="anti").select("_sid")
+    pa = of_variants(bill.pa)
+    if not pa.height:
+        return c
+    p_dm = of_variants(bill.p_dm)
+    alt_fail = _fail_aggregates(of_variants(bill.fails, lines=True), None, p_dm)
+    sku_base = (
+        v.join(bill.sku_base.drop("s54"), on="sku", how="inner")
+        .with_columns(pl.col("vnm") - pl.col("_val"))
+        .drop("sku", "_val")
+        .rename({"_v": "sku"})
+        .with_columns(_within_10(pl.col("vnm")).alias("s54"))
+    )
+    nl = of_variants(bill.nl.select("sku", "li", "mid"), lines=True)
+    fx = _fact_checks(pa.select("sku", "alt_idx"), nl.select("sku", "mid"), bill.mc, bill.tables)
+    a = _branch_verdicts(pa.drop("ghts"), alt_fail, sku_base, fx, bill.parts_nom)
+    # the reported alternative's (B) verdict is the best of them (``_pref``: passing, else undecided, else failed)
+    per = (
+        a.group_by("sku")
+        .agg(
+            pl.col("b_v").max(),
+            (pl.col("d_v") == T).any().alias("d_ok"),
+            (pl.col("d_v") == U).any().alias("d_u"),
+            *(pl.col(k).first() for k in ("ghts", "veh", "v_unres", "v_needs")),
+        )
+        .join(bill.per_code, on="ghts", how="left")
+    )
+    status = _outcome()[-1]
+    return pl.concat([c, per.filter(status == "originating")["sku"].rename("_v")])
+
+
+def _what_ifs(one: pl.DataFrame, together: pl.DataFrame, ln: pl.DataFrame, n_sku: int, bill: _Verdicts) -> pl.DataFrame:
+    """``determine._what_if`` for the variants ``_what_if_candidates`` bounds: each material of unknown origin
+    taken as originating alone (``one``: sku, li), and all of them together (``together``: sku), each variant's
+    verdict computed as the bill's (``_variants_originating``); a good that would then originate names those
+    materials, one at a time where any does alone, all together only where none does. Returns sku, _wi."""
+    cands = pl.concat([one.select("sku"), together.select("sku")]).unique()
+    mine = pl.Series("mine", [False] * n_sku, pl.Boolean).scatter(cands["sku"], True)
+    # the candidate goods' lines of unknown origin, with their place in the bill (``materials[i]``)
+    at = ln.filter(pl.lit(mine).gather(pl.col("sku"))).select(
+        "sku", "li", "val", "comp", "unk", pl.int_range(pl.len()).over("sku").alias("_i")
+    )
+    unknown = at.filter(pl.col("unk")).drop("unk")
+    variants = pl.concat(
+        [
+            one.select("sku", pl.col("li").cast(pl.Int64).alias("_flip")),
+            together.select("sku", pl.lit(None, pl.Int64).alias("_flip")),
+        ],
+        how="vertical_relaxed",
+    ).with_row_index("_v")
     flipped = pl.concat(
         [
+            variants.filter(pl.col("_flip").is_not_null()).select(
+                "_v", "sku", pl.col("_flip").cast(pl.UInt32).alias("li")
+            ),
+            variants.filter(pl.col("_flip").is_null()).select("_v", "sku").join(unknown.select("sku", "li"), on="sku"),
+        ]
+    ).join(unknown.select("sku", "li", "val"), on=["sku", "li"], how="left")
+    ok = variants.filter(
+        pl.col("_v").is_in(_variants_originating(variants.select("_v", "sku"), flipped.drop("sku"), bill).implode())
+    )
+    singles = ok.filter(pl.col("_flip").is_not_null()).select("sku", pl.col("_flip").cast(pl.UInt32).alias("li"))
+    joint = ok.filter(pl.col("_flip").is_null()).join(singles, on="sku", how="anti").select("sku")
+    named = pl.concat(
+        [
             singles.with_columns(pl.lit(False).alias("_joint")),
-            unknown.join(joint, on="_sid", how="semi").select("_sid", "li", pl.lit(True).alias("_joint")),
+            unknown.join(joint, on="sku", how="semi").select("sku", "li", pl.lit(True).alias("_joint")),
         ],
         how="vertical_relaxed",
     )
-    needs = (
-        flipped.join(unknown, on=["_sid", "li"], how="left")
-        .sort("_sid", "_i")
+    return (
+        named.join(unknown, on=["sku", "li"], how="left")
+        .sort("sku", "_i")
         .with_columns(
-            pl.format(unknown_origin_need("materials[{}]", "{}", joint=False), "_i", "component_id").alias("_one"),
-            pl.format(unknown_origin_need("materials[{}]", "{}", joint=True), "_i", "component_id").alias("_both"),
+            pl.format(unknown_origin_need("materials[{}]", "{}", joint=False), "_i", "comp").alias("_one"),
+            pl.format(unknown_origin_need("materials[{}]", "{}", joint=True), "_i", "comp").alias("_both"),
         )
-        .group_by("_sid", maintain_order=True)
+        .group_by("sku", maintain_order=True)
         .agg(pl.when(pl.col("_joint")).then(pl.col("_both")).otherwise(pl.col("_one")).alias("_wi"))
-        .rename({"_sid": "sku"})
     )
-    return needs, undecidable
 
 
 def _weight_needs(rows: pl.DataFrame, fails: pl.DataFrame, ln: pl.DataFrame, n_sku: int) -> pl.DataFrame:
