@@ -557,12 +557,16 @@ def general_hooks() -> tuple[Callable[[str, str], int] | None, Callable[[str], s
         code ``m`` depends (``criteria.de_minimis_value`` names each as a need); none when it does not."""
         key = (g[:6], m[:6])  # (six digits of each, as for ``exclusion``)
         if key not in asked:
-            try:
-                why = gen.de_minimis_excluded(g, m)
-            except UsmcaError:
-                why = None
-            asked[key] = [(k, why.citation) for k in _facts_of(why)]
+            got = _memo(memo_conn, f"exclfacts|{key[0]}|{key[1]}", lambda: _facts_asked(g, m))
+            asked[key] = [(k, c) for k, c in got]
         return asked[key]
+
+    def _facts_asked(g: str, m: str) -> list[tuple[str, str]]:
+        try:
+            why = gen.de_minimis_excluded(g, m)
+        except UsmcaError:
+            return []
+        return [(k, why.citation) for k in _facts_of(why)]
 
     exclusion.facts = facts  # type: ignore[attr-defined]
     prov = gen.provisions() if hasattr(gen, "provisions") else None
@@ -570,8 +574,8 @@ def general_hooks() -> tuple[Callable[[str, str], int] | None, Callable[[str], s
     modes: dict[str, str] = {}
 
     def mode(g: str) -> str:
-        if g not in modes:  # (asked per distinct code of every evaluation, the what-ifs' included)
-            modes[g] = _mode(g)
+        if g not in modes:  # (asked per distinct code of every evaluation; kept with the store's other answers)
+            modes[g] = str(_memo(memo_conn, f"dmmode|{g}", lambda: _mode(g)))
         return modes[g]
 
     def _mode(g: str) -> str:
