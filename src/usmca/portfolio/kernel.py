@@ -1195,7 +1195,7 @@ def evaluate(
     if what_if:
         fixed_facts = tables.facts.filter(pl.col("cond").is_null())["alt_idx"].unique()
         noted_skus = r.filter(pl.col("note_needs").list.len() > 0)["sku"]
-        one, together = _what_if_candidates(
+        one, together, unknown = _what_if_candidates(
             results, out_territory, a, fails, ln, n_sku, fixed_facts, noted_skus, agg.select("sku", "n_nonorig")
         )
         if one.height or together.height:
@@ -1212,7 +1212,7 @@ def evaluate(
                 vehicle=vflags,
                 n_nonorig=agg.select("sku", "n_nonorig"),
             )
-            wi = _what_ifs(one, together, ln, n_sku, bill)
+            wi = _what_ifs(one, together, unknown, ln, n_sku, bill)
             results = (
                 results.join(wi, on="sku", how="left", maintain_order="left")
                 .with_columns(
@@ -1532,7 +1532,7 @@ def _what_if_candidates(
     fixed_facts: pl.Series,
     noted_skus: pl.Series,
     n_nonorig: pl.DataFrame,
-) -> tuple[pl.DataFrame, pl.DataFrame]:
+) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Which variants of the bills of goods not originating might originate: each material of unknown origin
     taken as originating alone (lines: sku, li) and, where a good has several, all of them together (goods:
     sku). A bound that never leaves out a variant that would originate: each test is taken at its most
@@ -1542,7 +1542,11 @@ def _what_if_candidates(
     with requirements of its own (``noted_skus``) unresolved, a test whose base is not given is undecided, and
     a failing material that stays makes its certain s.5(3) exception and its other subheading count. Only
     those variants are evaluated again (``_what_ifs``)."""
-    none = pl.DataFrame(schema={"sku": pl.UInt32, "li": pl.UInt32}), pl.DataFrame(schema={"sku": pl.UInt32})
+    none = (
+        pl.DataFrame(schema={"sku": pl.UInt32, "li": pl.UInt32}),
+        pl.DataFrame(schema={"sku": pl.UInt32}),
+        pl.DataFrame(schema={"sku": pl.UInt32, "li": pl.UInt32, "val": pl.Int64}),
+    )
     maybe = results.filter(pl.col("status") != "originating").join(out_territory.select("sku"), on="sku", how="anti")
     if not maybe.height:
         return none
@@ -1606,11 +1610,38 @@ def _what_if_candidates(
         d = parts & (pl.col("n_other") - flip_other <= 0) & rvc(pl.col("d_tv"), pl.col("d_nc"))
         return (b | d).fill_null(True)
 
+    # all of a good's unknown materials together: ``could`` grows with what is taken as originating, so a single
+    # one can only make a good originate where all of them together may (or by (C), as its only one)
+    fu = unk_fail.group_by("sku", "alt_idx").agg(
+        pl.len().alias("fu_n"),
+        pl.col("val").sum().alias("fu_sum"),
+        pl.col("_x2").sum().alias("fu_x2"),
+        pl.col("_o").sum().alias("fu_o"),
+    )
+    joint = (
+        rows.join(per_sku, on="sku", how="inner")
+        .join(fu, on=["sku", "alt_idx"], how="left")
+        .filter(
+            could(
+                pl.col("fu_n").fill_null(0),
+                pl.col("fu_sum").fill_null(0),
+                pl.col("u_sum"),
+                pl.col("fu_x2").fill_null(0),
+                pl.col("fu_o").fill_null(0),
+            )
+        )
+        .select("sku")
+        .unique()
+    )
     # each unknown material alone: (C) when it is the only non-originating one, else some branch may pass
-    one = unk.join(rows, on="sku", how="inner").join(
-        unk_fail.select("sku", "alt_idx", "li", pl.lit(True).alias("_f"), "_x2", "_o"),
-        on=["sku", "alt_idx", "li"],
-        how="left",
+    one = (
+        unk.join(joint, on="sku", how="semi")
+        .join(rows, on="sku", how="inner")
+        .join(
+            unk_fail.select("sku", "alt_idx", "li", pl.lit(True).alias("_f"), "_x2", "_o"),
+            on=["sku", "alt_idx", "li"],
+            how="left",
+        )
     )
     f = pl.col("_f").fill_null(False)
     one = (
@@ -1628,34 +1659,32 @@ def _what_if_candidates(
     )
     alone = unk.filter(pl.col("n_nonorig") == 1).select("sku", "li")
     one = pl.concat([one, alone]).unique().sort("sku", "li")
-    # all of them together, where there are several
+    # the joint variant where there are several
     several = per_sku.filter(pl.col("n_unk") > 1)
-    fu = (
-        unk_fail.join(several.select("sku"), on="sku", how="semi")
-        .group_by("sku", "alt_idx")
-        .agg(
-            pl.len().alias("fu_n"),
-            pl.col("val").sum().alias("fu_sum"),
-            pl.col("_x2").sum().alias("fu_x2"),
-            pl.col("_o").sum().alias("fu_o"),
-        )
+    together = pl.concat(
+        [
+            joint.join(several, on="sku", how="semi"),
+            several.filter(pl.col("n_nonorig") == pl.col("n_unk")).select("sku"),
+        ]
+    ).unique()
+    cands = pl.concat([one.select("sku"), together]).unique()
+    return one, together, unk.join(cands, on="sku", how="semi").select("sku", "li", "val")
+
+
+def _places(ln: pl.DataFrame, at: pl.DataFrame, n_sku: int) -> pl.DataFrame:
+    """``at`` (lines of ``ln``: sku, li, ...) with ``_i``, each line's place among its SKU's lines (the case's
+    ``materials[i]``): where the lines are in SKU order (``_sorted_flag``), its row less its SKU's first row;
+    else counted over those SKUs' lines."""
+    if not at.height:
+        return at.with_columns(pl.lit(None, pl.Int64).alias("_i"))
+    if ln["sku"].flags["SORTED_ASC"]:
+        first = ln["sku"].search_sorted(at["sku"], side="left")
+        return at.with_columns((pl.col("li").cast(pl.Int64) - first.cast(pl.Int64)).alias("_i"))
+    mine = pl.Series("mine", [False] * n_sku, pl.Boolean).scatter(at["sku"].unique(), True)
+    places = ln.filter(pl.lit(mine).gather(pl.col("sku"))).select(
+        "li", pl.int_range(pl.len(), dtype=pl.Int64).over("sku").alias("_i")
     )
-    together = (
-        rows.join(several, on="sku", how="inner")
-        .join(fu, on=["sku", "alt_idx"], how="left")
-        .filter(
-            could(
-                pl.col("fu_n").fill_null(0),
-                pl.col("fu_sum").fill_null(0),
-                pl.col("u_sum"),
-                pl.col("fu_x2").fill_null(0),
-                pl.col("fu_o").fill_null(0),
-            )
-        )
-        .select("sku")
-    )
-    together = pl.concat([together, several.filter(pl.col("n_nonorig") == pl.col("n_unk")).select("sku")]).unique()
-    return one, together
+    return at.join(places, on="li", how="left", maintain_order="left")
 
 
 @dataclass(frozen=True)
@@ -1734,18 +1763,16 @@ def _variants_originating(variants: pl.DataFrame, flipped: pl.DataFrame, bill: _
     return pl.concat([c, per.filter(status == "originating")["sku"].rename("_v")])
 
 
-def _what_ifs(one: pl.DataFrame, together: pl.DataFrame, ln: pl.DataFrame, n_sku: int, bill: _Verdicts) -> pl.DataFrame:
+def _what_ifs(
+    one: pl.DataFrame, together: pl.DataFrame, unknown: pl.DataFrame, ln: pl.DataFrame, n_sku: int, bill: _Verdicts
+) -> pl.DataFrame:
     """``determine._what_if`` for the variants ``_what_if_candidates`` bounds: each material of unknown origin
     taken as originating alone (``one``: sku, li), and all of them together (``together``: sku), each variant's
     verdict computed as the bill's (``_variants_originating``); a good that would then originate names those
-    materials, one at a time where any does alone, all together only where none does. Returns sku, _wi."""
-    cands = pl.concat([one.select("sku"), together.select("sku")]).unique()
-    mine = pl.Series("mine", [False] * n_sku, pl.Boolean).scatter(cands["sku"], True)
+    materials, one at a time where any does alone, all together only where none does. ``unknown``: the lines
+    of unknown origin of those goods (sku, li, val). Returns sku, _wi."""
     # the candidate goods' lines of unknown origin, with their place in the bill (``materials[i]``)
-    at = ln.filter(pl.lit(mine).gather(pl.col("sku"))).select(
-        "sku", "li", "val", "comp", "unk", pl.int_range(pl.len()).over("sku").alias("_i")
-    )
-    unknown = at.filter(pl.col("unk")).drop("unk")
+    unknown = _places(ln, unknown, n_sku).with_columns(pl.lit(ln["comp"]).gather(pl.col("li")).alias("comp"))
     variants = pl.concat(
         [
             one.select("sku", pl.col("li").cast(pl.Int64).alias("_flip")),
