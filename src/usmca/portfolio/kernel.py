@@ -1550,8 +1550,7 @@ def _what_if_candidates(
     maybe = results.filter(pl.col("status") != "originating").join(out_territory.select("sku"), on="sku", how="anti")
     if not maybe.height:
         return none
-    mine = pl.Series("mine", [False] * n_sku, pl.Boolean).scatter(maybe["sku"], True)
-    unk = ln.filter(pl.col("unk") & pl.lit(mine).gather(pl.col("sku"))).select("sku", "li", "val")
+    unk = _lines_of(ln, maybe["sku"], n_sku, "sku", "li", "val", "unk").filter(pl.col("unk")).drop("unk")
     if not unk.height:
         return none
     per_sku = (
@@ -1671,6 +1670,19 @@ def _what_if_candidates(
     return one, together, unk.join(cands, on="sku", how="semi").select("sku", "li", "val")
 
 
+def _lines_of(ln: pl.DataFrame, skus: pl.Series, n_sku: int, *cols: str) -> pl.DataFrame:
+    """The lines of ``ln`` of the SKUs ``skus`` (columns ``cols``), in ``ln``'s order: where the lines are in
+    SKU order (``_sorted_flag``), each SKU's run found by a binary search and gathered; else by a mask."""
+    if ln["sku"].flags["SORTED_ASC"]:
+        ids = skus.unique().sort()
+        lo = ln["sku"].search_sorted(ids, side="left")
+        hi = ln["sku"].search_sorted(ids, side="right")
+        at = pl.select(pl.int_ranges(lo, hi, dtype=pl.UInt32).explode().drop_nulls()).to_series()
+        return ln.select(cols)[at]
+    mine = pl.Series("mine", [False] * n_sku, pl.Boolean).scatter(skus, True)
+    return ln.filter(pl.lit(mine).gather(pl.col("sku"))).select(cols)
+
+
 def _places(ln: pl.DataFrame, at: pl.DataFrame, n_sku: int) -> pl.DataFrame:
     """``at`` (lines of ``ln``: sku, li, ...) with ``_i``, each line's place among its SKU's lines (the case's
     ``materials[i]``): where the lines are in SKU order (``_sorted_flag``), its row less its SKU's first row;
@@ -1680,8 +1692,7 @@ def _places(ln: pl.DataFrame, at: pl.DataFrame, n_sku: int) -> pl.DataFrame:
     if ln["sku"].flags["SORTED_ASC"]:
         first = ln["sku"].search_sorted(at["sku"], side="left")
         return at.with_columns((pl.col("li").cast(pl.Int64) - first.cast(pl.Int64)).alias("_i"))
-    mine = pl.Series("mine", [False] * n_sku, pl.Boolean).scatter(at["sku"].unique(), True)
-    places = ln.filter(pl.lit(mine).gather(pl.col("sku"))).select(
+    places = _lines_of(ln, at["sku"].unique(), n_sku, "sku", "li").select(
         "li", pl.int_range(pl.len(), dtype=pl.Int64).over("sku").alias("_i")
     )
     return at.join(places, on="li", how="left", maintain_order="left")
@@ -1718,8 +1729,8 @@ def _variants_originating(variants: pl.DataFrame, flipped: pl.DataFrame, bill: _
     gone = flipped.group_by("_v").agg(pl.len().alias("_n"), pl.col("val").sum().alias("_val"))
     v = (
         variants.join(gone, on="_v", how="inner")
-        .join(bill.n_nonorig, on="sku", how="left")
-        .join(bill.vehicle, on="sku", how="left")
+        .join(bill.n_nonorig, on="sku", how="inner")  # (every variant's good is among them)
+        .join(bill.vehicle, on="sku", how="inner")
     )
     # (C) s.3(3): every material originating; a vehicle stays open on its other Part 6 requirements
     c = v.filter(pl.col("n_nonorig") == pl.col("_n")).filter(~_VEHICLE_OPEN.fill_null(False))["_v"]
@@ -1832,11 +1843,10 @@ def _weight_needs(rows: pl.DataFrame, fails: pl.DataFrame, ln: pl.DataFrame, n_s
     if not w.height:
         return out.cast({"alt_idx": rows.schema["alt_idx"]})
     # the lines of those SKUs with their place in the bill (``materials[i]``, as the case lists them)
-    mine = pl.Series("mine", [False] * n_sku, pl.Boolean).scatter(w["sku"].unique(), True)
     # (only the lines without a weight are named: the path is written for those alone)
     at = (
-        ln.filter(pl.lit(mine).gather(pl.col("sku")))
-        .select("sku", "li", "wt", pl.int_range(pl.len()).over("sku").alias("_i"))
+        _lines_of(ln, w["sku"], n_sku, "sku", "li", "wt")
+        .with_columns(pl.int_range(pl.len()).over("sku").alias("_i"))
         .filter(pl.col("wt").is_null())
         .select("sku", "li", pl.format("materials[{}].weight_kg", "_i").alias("_p"))
     )
