@@ -961,7 +961,7 @@ def evaluate(
     else:
         fails = fails.with_columns(pl.lit(0, pl.Int8).alias("excl"))
     fails = fails.with_columns(same_sub.alias("same"))  # (kept: the what-ifs read it per line)
-    alt_fail = _fail_aggregates(fails, ln["comp"], p_dm)
+    alt_fail = _fail_aggregates(fails, p_dm)
 
     # Part 6 with the use unstated: per distinct (good, date), the facts it needs (null: Part 6 silent)
     p6_keys = p.filter(pl.col("use").is_null()).select("ghts", "date").unique()
@@ -1063,6 +1063,11 @@ def evaluate(
     )
     r = r.join(per_code, on="ghts", how="left")
     b_ok, d_win, deemed, s2, noted, v_open, status = _outcome()
+    # the failing components of the reported alternative, fetched for the goods they block only (materials de
+    # minimis tolerates block nothing: the shift test passes, ``determine._alternative``)
+    blocking = ~(b_ok | d_win | deemed | pl.col("dm_ok"))
+    blockers = _blockers(fails, r.filter(blocking).select("sku", "alt_idx"), ln["comp"])
+    r = r.join(blockers, on="sku", how="left", maintain_order="left")
     # RVC figures appear when the reported path asks for an RVC (also when s.5(4) waives it).
     shown = pl.col("has_rvc") | d_win
     tv_pct = pl.when(pl.col("tv").is_not_null()).then(_pct(pl.col("tv") - pl.col("vnm"), pl.col("tv")))
@@ -1081,12 +1086,7 @@ def evaluate(
         pl.when(shown).then(tv_pct).alias("rvc_transaction_value"),
         pl.when(shown).then(nc_pct).alias("rvc_net_cost"),
         pl.when(shown).then(pl.max_horizontal(tv_pct - req_tv, nc_pct - req_nc)).alias("rvc_margin"),
-        # (materials de minimis tolerates block nothing: the shift test passes, ``determine._alternative``)
-        pl.when(b_ok | d_win | deemed | pl.col("dm_ok"))
-        .then(EMPTY)
-        .otherwise(pl.col("fail_comps"))
-        .fill_null(EMPTY)
-        .alias("blockers"),
+        pl.col("fail_comps").fill_null(EMPTY).alias("blockers"),
         # as ``determine._record`` reports it, whatever the good's status: the reported alternative's de minimis
         # test, or the s.5(4) waiver of an RVC it (or the parts fallback that decides) asks
         (pl.col("dm_ok") | ((pl.col("has_rvc") | d_win) & pl.col("s54"))).alias("de_minimis"),
@@ -1235,19 +1235,9 @@ def evaluate(
     return KernelResult(results=named(results).cast(RESULT_SCHEMA), fallback=named(fb))
 
 
-def _fail_aggregates(fails: pl.DataFrame, comps: pl.Series | None, p_dm: pl.DataFrame) -> pl.DataFrame:
-    """Per (SKU, alternative) with failing lines: their count, value, s.5(3) exclusions, subheadings, weights,
-    components (``comps``: the component of each line by ``li``; None leaves ``fail_comps`` out) and the
-    good's de minimis kind (``p_dm``: sku, dm_mode). The same for a bill and for its what-if variants."""
-    comp = []
-    if comps is not None:
-        fails = fails.with_columns(comps.gather(fails["li"]).alias("comp"))
-        # in line order (the failing lines usually are already: then no sort per group, half of this step)
-        comp = [
-            (pl.col("comp") if fails["li"].is_sorted() else pl.col("comp").sort_by("li"))
-            .unique(maintain_order=True)
-            .alias("fail_comps")
-        ]
+def _fail_aggregates(fails: pl.DataFrame, p_dm: pl.DataFrame) -> pl.DataFrame:
+    """Per (SKU, alternative) with failing lines: their count, value, s.5(3) exclusions, subheadings and weights,
+    and the good's de minimis kind (``p_dm``: sku, dm_mode). The same for a bill and for its what-if variants."""
     return (
         fails.group_by("sku", "alt_idx")
         .agg(
@@ -1255,7 +1245,6 @@ def _fail_aggregates(fails: pl.DataFrame, comps: pl.Series | None, p_dm: pl.Data
             (pl.col("excl") == 2).sum().alias("n_x2"),
             pl.col("same").not_().sum().alias("n_other"),
             pl.col("val").sum().alias("fail_val"),
-            *comp,
             pl.col("same").all().alias("fail_same_sub"),
             pl.col("excl").max().alias("excl"),
             pl.col("wt").sum().alias("fail_wt"),
@@ -1265,6 +1254,19 @@ def _fail_aggregates(fails: pl.DataFrame, comps: pl.Series | None, p_dm: pl.Data
         .with_columns((pl.col("dm_mode") == "none").alias("dm_none"), pl.col("dm_mode").alias("dm_kind"))
         .drop("dm_mode")
     )
+
+
+def _blockers(fails: pl.DataFrame, at: pl.DataFrame, comps: pl.Series) -> pl.DataFrame:
+    """The components of the failing lines of each (SKU, alternative) of ``at``, in line order, each once
+    (``comps``: the component of each line by ``li``). Columns sku, fail_comps."""
+    key = pl.col("sku").cast(pl.UInt64) * 2**32 + pl.col("alt_idx").cast(pl.UInt64)
+    lines = fails.select("sku", "li", key.alias("_k")).filter(
+        pl.col("_k").is_in(at.select(key.alias("_k"))["_k"].implode())
+    )
+    lines = lines.with_columns(comps.gather(lines["li"]).alias("comp"))
+    # in line order (the failing lines usually are already: then no sort per group)
+    comp = pl.col("comp") if lines["li"].is_sorted() else pl.col("comp").sort_by("li")
+    return lines.group_by("sku").agg(comp.unique(maintain_order=True).alias("fail_comps"))
 
 
 # a vehicle whose s.13 rule is unresolved on the date, or whose other Part 6 requirements ask facts
@@ -1437,7 +1439,6 @@ _REPORTED = (
     "b_nc",
     "dm_ok",
     "s54",
-    "fail_comps",
     "fact_u",
     "f_needs",
     "p6_needs",
@@ -1748,7 +1749,7 @@ def _variants_originating(variants: pl.DataFrame, flipped: pl.DataFrame, bill: _
     if not pa.height:
         return c
     p_dm = of_variants(bill.p_dm)
-    alt_fail = _fail_aggregates(of_variants(bill.fails, lines=True), None, p_dm)
+    alt_fail = _fail_aggregates(of_variants(bill.fails, lines=True), p_dm)
     sku_base = (
         v.join(bill.sku_base.drop("s54"), on="sku", how="inner")
         .with_columns(pl.col("vnm") - pl.col("_val"))
