@@ -1259,9 +1259,8 @@ def _fail_aggregates(fails: pl.DataFrame, p_dm: pl.DataFrame) -> pl.DataFrame:
 def _blockers(fails: pl.DataFrame, at: pl.DataFrame, comps: pl.Series) -> pl.DataFrame:
     """The components of the failing lines of each (SKU, alternative) of ``at``, in line order, each once
     (``comps``: the component of each line by ``li``). Columns sku, fail_comps."""
-    key = pl.col("sku").cast(pl.UInt64) * 2**32 + pl.col("alt_idx").cast(pl.UInt64)
-    lines = fails.select("sku", "li", key.alias("_k")).filter(
-        pl.col("_k").is_in(at.select(key.alias("_k"))["_k"].implode())
+    lines = fails.select("sku", "li", _PAIR.alias("_k")).filter(
+        pl.col("_k").is_in(at.select(_PAIR.alias("_k"))["_k"].implode())
     )
     lines = lines.with_columns(comps.gather(lines["li"]).alias("comp"))
     # in line order (the failing lines usually are already: then no sort per group)
@@ -1275,6 +1274,15 @@ _VEHICLE_OPEN = pl.col("v_unres") | (pl.col("veh") & (pl.col("v_needs").list.len
 _P6_OPEN = pl.col("has_rvc") & pl.col("p6_needs").is_not_null()
 
 
+# one integer key per (SKU, alternative)
+_PAIR = pl.col("sku").cast(pl.UInt64) * 2**32 + pl.col("alt_idx").cast(pl.UInt64)
+
+
+def _keyed(df: pl.DataFrame) -> pl.DataFrame:
+    """``df`` keyed by ``_PAIR`` (``_k``) in place of its sku and alt_idx columns."""
+    return df.with_columns(_PAIR.alias("_k")).drop("sku", "alt_idx")
+
+
 def _branch_verdicts(
     pa: pl.DataFrame, alt_fail: pl.DataFrame, sku_base: pl.DataFrame, fx: pl.DataFrame, parts_nom: pl.DataFrame
 ) -> pl.DataFrame:
@@ -1283,8 +1291,10 @@ def _branch_verdicts(
     fallback (``d_ap``, ``d_v``), with what they read: the failing lines' aggregates (``_fail_aggregates``),
     the good's (``sku_base``), the fact checks that bite (``_fact_checks``) and whether the schedule names
     parts (``parts_nom``: ghts, parts_nom). The same for a bill and for its what-if variants."""
+    # (the (SKU, alternative) joins on one integer key: two key columns cost twice the time)
     a = (
-        pa.join(alt_fail, on=["sku", "alt_idx"], how="left", maintain_order="left")
+        pa.with_columns(_PAIR.alias("_k"))
+        .join(_keyed(alt_fail), on="_k", how="left", maintain_order="left")
         .join(sku_base, on="sku", maintain_order="left")
         .with_columns(
             pl.col("n_fail").fill_null(0),
@@ -1295,7 +1305,11 @@ def _branch_verdicts(
             pl.col("fail_same_sub").fill_null(False),
         )
     )
-    a = a.join(fx, on=["sku", "alt_idx"], how="left").with_columns(pl.col("fact_u").fill_null(False))
+    a = (
+        a.join(_keyed(fx), on="_k", how="left", maintain_order="left")
+        .drop("_k")
+        .with_columns(pl.col("fact_u").fill_null(False))
+    )
     # s.5(1) by value (``criteria.de_minimis_value``): the share first (no base: undecided; over 10% of both
     # bases: fails), then the s.5(3) exclusions (certain: fails; depending on facts: undecided).
     value_v = (
