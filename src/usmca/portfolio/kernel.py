@@ -1556,7 +1556,8 @@ def _what_if_candidates(
     (``fixed_facts``: those alternatives), or Part 6's use, never passes, (B) leaves a good of a chapter rule
     with requirements of its own (``noted_skus``) unresolved, a test whose base is not given is undecided, and
     a failing material that stays makes its certain s.5(3) exception and its other subheading count. Only
-    those variants are evaluated again (``_what_ifs``)."""
+    those variants' verdicts are computed (``_what_ifs``). Also returns those goods' lines of unknown origin
+    (sku, li, val)."""
     none = (
         pl.DataFrame(schema={"sku": pl.UInt32, "li": pl.UInt32}),
         pl.DataFrame(schema={"sku": pl.UInt32}),
@@ -1801,23 +1802,20 @@ def _what_ifs(
     unknown = _places(ln, unknown, n_sku).with_columns(pl.lit(ln["comp"]).gather(pl.col("li")).alias("comp"))
     variants = pl.concat(
         [
-            one.select("sku", pl.col("li").cast(pl.Int64).alias("_flip")),
-            together.select("sku", pl.lit(None, pl.Int64).alias("_flip")),
-        ],
-        how="vertical_relaxed",
+            one.select("sku", pl.col("li").alias("_flip")),
+            together.select("sku", pl.lit(None, pl.UInt32).alias("_flip")),  # (all of them)
+        ]
     ).with_row_index("_v")
     flipped = pl.concat(
         [
-            variants.filter(pl.col("_flip").is_not_null()).select(
-                "_v", "sku", pl.col("_flip").cast(pl.UInt32).alias("li")
-            ),
+            variants.filter(pl.col("_flip").is_not_null()).select("_v", "sku", pl.col("_flip").alias("li")),
             variants.filter(pl.col("_flip").is_null()).select("_v", "sku").join(unknown.select("sku", "li"), on="sku"),
         ]
     ).join(unknown.select("sku", "li", "val"), on=["sku", "li"], how="left")
     ok = variants.filter(
         pl.col("_v").is_in(_variants_originating(variants.select("_v", "sku"), flipped.drop("sku"), bill).implode())
     )
-    singles = ok.filter(pl.col("_flip").is_not_null()).select("sku", pl.col("_flip").cast(pl.UInt32).alias("li"))
+    singles = ok.filter(pl.col("_flip").is_not_null()).select("sku", pl.col("_flip").alias("li"))
     joint = ok.filter(pl.col("_flip").is_null()).join(singles, on="sku", how="anti").select("sku")
     named = pl.concat(
         [
