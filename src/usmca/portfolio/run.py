@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import functools
 import os
 import sqlite3
 import tempfile
@@ -101,8 +102,9 @@ def schedule_checker(conn: sqlite3.Connection | None) -> Callable[[pl.Series, dt
 
 
 # Per-code answers of the reference modules (Part 6 tables, Schedule 2, the schedule's wording) do not change
-# between runs on the same store: memoised in memory and on disk under $USMCA_HOME/cache, keyed by the
-# store's build time, so a portfolio pays for each distinct code once per store build.
+# between runs on the same store and the same code: memoised in memory and on disk under $USMCA_HOME/cache,
+# keyed by the store's build time and a digest of the package's source, so a portfolio pays for each distinct
+# code once per store build, and an upgraded rule module never answers from its predecessor's cache.
 _MEMO: dict[str, Any] = {}
 _MEMO_STATE: dict[str, Any] = {"loaded": None, "dirty": False}
 
@@ -135,7 +137,26 @@ def _memo_file_uncached(conn: sqlite3.Connection) -> Path | None:
     if row is None:
         return None
     stamp = "".join(ch for ch in str(row[0]) if ch.isalnum())
-    return usmca_home() / "cache" / f"portfolio-codes-{stamp}.json"
+    return usmca_home() / "cache" / f"portfolio-codes-{stamp}-{code_stamp()}.json"
+
+
+@functools.cache
+def code_stamp() -> str:
+    """A digest of the package's Python source (paths and bytes): the answers memoised on disk come from these
+    modules, so a change to any of them (a new release, a local edit) starts a new memo."""
+    return source_digest(Path(__file__).resolve().parents[1])
+
+
+def source_digest(root: Path) -> str:
+    """The first 16 hex digits of a SHA-256 over the ``*.py`` files under ``root`` (relative paths and bytes)."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for f in sorted(root.rglob("*.py")):
+        h.update(f.relative_to(root).as_posix().encode())
+        h.update(b"\0")
+        h.update(f.read_bytes())
+    return h.hexdigest()[:16]
 
 
 def _memo(conn: sqlite3.Connection | None, key: str, fn: Callable[[], Any]) -> Any:
@@ -166,8 +187,27 @@ def flush_memo(conn: sqlite3.Connection | None) -> None:
         tmp.write_text(json.dumps(_MEMO))
         os.replace(tmp, path)
         _MEMO_STATE["dirty"] = False
+        _prune_memos(path)
     except OSError:
         pass  # a cache that cannot be written only costs time
+
+
+MEMOS_KEPT = 4  # memos of one store build kept for other code (versions side by side, a change tried and undone)
+
+
+def _prune_memos(path: Path) -> None:
+    """Remove the memos of other store builds (never read again) and, of this build's, all but the
+    ``MEMOS_KEPT`` most recently written."""
+    build = path.name.rsplit("-", 1)[0]
+    same: list[Path] = []
+    for other in path.parent.glob("portfolio-codes-*.json"):
+        if other.name.rsplit("-", 1)[0] != build:
+            other.unlink(missing_ok=True)
+        elif other != path:
+            same.append(other)
+    same.sort(key=lambda f: f.stat().st_mtime, reverse=True)
+    for other in same[MEMOS_KEPT - 1 :]:
+        other.unlink(missing_ok=True)
 
 
 def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None, corpus: Any) -> pl.DataFrame:
