@@ -869,25 +869,33 @@ def evaluate(
     if short.height:
         p, pa, nl = (d.join(short, on="sku", how="anti") for d in (p, pa, nl))
 
-    la = nl.join(
-        pa.select("sku", "alt_idx", pl.col("kind").cast(pl.Enum(KINDS)), "n", "also_n", *code_ints("ghts", "g")).filter(
-            pl.col("kind").is_not_null()
-        ),
-        on="sku",
-        how="inner",
-    )
+    alts = pa.select(
+        "sku", "alt_idx", pl.col("kind").cast(pl.Enum(KINDS)), "n", "also_n", *code_ints("ghts", "g")
+    ).filter(pl.col("kind").is_not_null())
     # one integer key per (alternative, material code): set membership is a lookup of that key
     am = pl.col("alt_idx").cast(pl.UInt64) * 2**32 + pl.col("mid").cast(pl.UInt64)
     codes_of_line = [m_of["m_int"].alias("m_int"), m_of["m_len"].alias("m_len")]
+    tested = ("kind", "n", "also_n", "in_except", "in_from", "in_group", "ok")
+    # (each line beside each alternative of its SKU, in line order and the alternatives' order within a line)
     member = member_keys(mc, tables)
     if member is not None:
-        # membership by key lookup in the (alternative, code) pairs each range holds; in one parallel pass
-        # with the lines' code forms
-        la = la.with_columns(
-            *[am.is_in(member[k].implode()).alias(f"in_{k}") for k in ("except", "from", "group")], *codes_of_line
+        # membership by key lookup in the (alternative, code) pairs each range holds. One streaming query
+        # joins, tests and keeps the failing pairs: the ~10^7 (line, alternative) pairs are never held whole
+        # (held, they cost twice the time and a gigabyte of fresh memory)
+        fails = (
+            nl.lazy()
+            .join(alts.lazy(), on="sku", how="inner", maintain_order="left_right")
+            .with_columns(
+                *[am.is_in(member[k].implode()).alias(f"in_{k}") for k in ("except", "from", "group")],
+                *codes_of_line,
+            )
+            .with_columns(shift_allows(ints=True).alias("ok"))
+            .filter(~pl.col("ok"))
+            .drop(*tested)
+            .collect(engine="streaming")
         )
     else:
-        la = la.with_columns(am.alias("_am"))
+        la = nl.join(alts, on="sku", how="inner", maintain_order="left_right").with_columns(am.alias("_am"))
         pairs_m = (
             la.select("_am")
             .unique()
@@ -903,9 +911,8 @@ def evaluate(
         # would copy every column of ~10^7 rows while the original is still held: the run's memory peak)
         in_sets = la.select("_am").join(mem, on="_am", how="left", maintain_order="left").drop("_am")
         la = la.hstack(in_sets).drop("_am").with_columns(*codes_of_line)
-    la = la.with_columns(shift_allows(ints=True).alias("ok"))
-    fails = la.filter(~pl.col("ok")).drop("kind", "n", "also_n", "in_except", "in_from", "in_group", "ok")
-    del la
+        fails = la.with_columns(shift_allows(ints=True).alias("ok")).filter(~pl.col("ok")).drop(*tested)
+        del la
     # s.3(4)(a)/(5) "same subheading": mhts[:6] == ghts[:6], or the heading when the good's subheading is not
     # subdivided (ghts[4:6] == "00"), on the integer forms (a shorter code is its whole self)
     g6, m6 = pl.col("g_int") // 10**4, pl.col("m_int") // 10**4
