@@ -867,7 +867,13 @@ def evaluate(
     # not by a join of millions of lines
     n_sku = names.len()
     still = pl.Series("still", [False] * n_sku, pl.Boolean).scatter(p["sku"], True)
-    nl = ln.filter(pl.col("nonorig") & pl.lit(still).gather(pl.col("sku"))).select("sku", "li", "mid", "val", "wt")
+    # (lazily, so the filter copies the five columns kept, not the component names)
+    nl = (
+        ln.lazy()
+        .filter(pl.col("nonorig") & pl.lit(still).gather(pl.col("sku")))
+        .select("sku", "li", "mid", "val", "wt")
+        .collect()
+    )
     need = pa.group_by("sku").agg(pl.col("needs_digits").max().alias("nd"))
     nd = pl.Series("nd", [None] * n_sku, pl.Int32).scatter(need["sku"], need["nd"])
     short = nl.filter(m_of["m_len"] < pl.lit(nd).gather(pl.col("sku"))).select("sku").unique()
