@@ -735,6 +735,7 @@ def evaluate(
             pl.col("wt").is_null().any().alias("all_wt_missing"),
         )
         .collect(engine="streaming")
+        .rechunk()
     )
     wbase = agg.select("sku", "all_wt", "all_wt_missing")
     agg = agg.drop("all_wt", "all_wt_missing")
@@ -905,6 +906,7 @@ def evaluate(
             .filter(~pl.col("ok"))
             .drop(*tested)
             .collect(engine="streaming")
+            .rechunk()  # (streamed out in some 200 pieces: every later step over them would pay per piece)
         )
     else:
         la = nl.join(alts, on="sku", how="inner", maintain_order="left_right").with_columns(am.alias("_am"))
