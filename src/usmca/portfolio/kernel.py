@@ -1587,7 +1587,7 @@ def _what_if_candidates(
     maybe = results.filter(pl.col("status") != "originating").join(out_territory.select("sku"), on="sku", how="anti")
     if not maybe.height:
         return none
-    unk = _lines_of(ln, maybe["sku"], n_sku, "sku", "li", "val", "unk").filter(pl.col("unk")).drop("unk")
+    unk = _lines_of(ln, maybe["sku"], n_sku, "sku", "li", "val", where=pl.col("unk"))
     if not unk.height:
         return none
     per_sku = (
@@ -1707,17 +1707,24 @@ def _what_if_candidates(
     return one, together, unk.join(cands, on="sku", how="semi").select("sku", "li", "val")
 
 
-def _lines_of(ln: pl.DataFrame, skus: pl.Series, n_sku: int, *cols: str) -> pl.DataFrame:
-    """The lines of ``ln`` of the SKUs ``skus`` (columns ``cols``), in ``ln``'s order: where the lines are in
-    SKU order (``_sorted_flag``), each SKU's run found by a binary search and gathered; else by a mask."""
-    if ln["sku"].flags["SORTED_ASC"]:
+def _lines_of(ln: pl.DataFrame, skus: pl.Series, n_sku: int, *cols: str, where: pl.Expr | None = None) -> pl.DataFrame:
+    """The lines of ``ln`` of the SKUs ``skus`` (columns ``cols``), in ``ln``'s order; with ``where``, only those
+    it holds for. Where the lines are in SKU order (``_sorted_flag``) and the SKUs are few, each SKU's run is
+    found by a binary search and gathered; else the lines are kept by a mask over them, filtered lazily (one
+    pass that copies only the lines kept: gathering the runs of many SKUs to drop most of their lines cost
+    eight times as much)."""
+    if ln["sku"].flags["SORTED_ASC"] and (where is None or skus.len() * FEW_SKUS < n_sku):
         ids = skus.unique().sort()
         lo = ln["sku"].search_sorted(ids, side="left")
         hi = ln["sku"].search_sorted(ids, side="right")
         at = pl.select(pl.int_ranges(lo, hi, dtype=pl.UInt32).explode().drop_nulls()).to_series()
-        return ln.select(cols)[at]
+        return ln.select(cols)[at] if where is None else ln[at].filter(where).select(cols)
     mine = pl.Series("mine", [False] * n_sku, pl.Boolean).scatter(skus, True)
-    return ln.filter(pl.lit(mine).gather(pl.col("sku"))).select(cols)
+    keep = pl.lit(mine).gather(pl.col("sku"))
+    return ln.lazy().filter(keep if where is None else keep & where).select(cols).collect()
+
+
+FEW_SKUS = 64  # SKUs are "few" (their runs gathered) below 1/64 of all
 
 
 def _places(ln: pl.DataFrame, at: pl.DataFrame, n_sku: int) -> pl.DataFrame:
@@ -1878,11 +1885,8 @@ def _weight_needs(rows: pl.DataFrame, fails: pl.DataFrame, ln: pl.DataFrame, n_s
         return out.cast({"alt_idx": rows.schema["alt_idx"]})
     # the lines of those SKUs with their place in the bill (``materials[i]``, as the case lists them)
     # (only the lines without a weight are named: the path is written for those alone)
-    at = (
-        _lines_of(ln, w["sku"], n_sku, "sku", "li", "wt")
-        .with_columns(pl.int_range(pl.len()).over("sku").alias("_i"))
-        .filter(pl.col("wt").is_null())
-        .select("sku", "li", pl.format("materials[{}].weight_kg", "_i").alias("_p"))
+    at = _places(ln, _lines_of(ln, w["sku"], n_sku, "sku", "li", where=pl.col("wt").is_null()), n_sku).select(
+        "sku", "li", pl.format("materials[{}].weight_kg", "_i").alias("_p")
     )
     failing = (
         fails.join(w, on=["sku", "alt_idx"], how="semi")
