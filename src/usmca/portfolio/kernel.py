@@ -40,6 +40,7 @@ import polars as pl
 from usmca.nomenclature.codes import LEVEL_DIGITS, CodeSet
 from usmca.origin.criteria import exclusion_fact_need, parts_statement_need
 from usmca.origin.determine import unknown_origin_need
+from usmca.portfolio.chunks import cut_like
 from usmca.rules.grammar import Alternative, Rule
 
 TERRITORY = ("US", "MX", "CA")
@@ -702,11 +703,12 @@ def evaluate(
         )["mid"]
     mc = mc.with_columns(*code_ints("mhts", "m"))
     # SKU ids in the lines' order (``sku_ids``: one lookup per run of lines of the same parent)
-    sid = sku_ids(lines, names, read_names)
+    # (the ids cut as the lines are, and so the line numbers below: ``chunks``)
+    sid = cut_like(sku_ids(lines, names, read_names), lines["parent_sku"])
     ln = lines.select(
         sid.alias("sku"),
         pl.col("component_id").alias("comp"),
-        mid,
+        cut_like(mid, lines["parent_sku"]),
         pl.col("value_u").alias("val"),
         # an empty origin is unknown, never originating (the read fills it; a caller may not have)
         (pl.col("origin") != "originating").fill_null(True).alias("nonorig"),
@@ -714,7 +716,9 @@ def evaluate(
         # of unknown origin (treated as non-originating, and weighed by the what-ifs)
         _UNKNOWN_ORIGIN.alias("unk"),
     )
-    ln = _sorted_flag(ln.filter(pl.col("sku").is_not_null()).with_row_index("li"))  # (lines of other SKUs dropped)
+    ln = ln.filter(pl.col("sku").is_not_null())  # (lines of other SKUs dropped)
+    li = pl.int_range(ln.height, dtype=pl.UInt32, eager=True).alias("li")
+    ln = _sorted_flag(ln.insert_column(0, cut_like(li, ln["sku"])))
     fallback: list[pl.DataFrame] = []
 
     def send_back(df: pl.DataFrame, reason: str | pl.Expr) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 import polars as pl
 
 from usmca.errors import InputError
+from usmca.portfolio.chunks import cut_like, pieces
 from usmca.portfolio.kernel import TERRITORY, sku_ids
 
 PRODUCT_COLUMNS = (
@@ -202,7 +203,10 @@ def read_table(path: Path, columns: Iterable[str], required: Iterable[str], *, s
     empty = [c for c in cols if c in present and df.height and df[c].null_count() == df.height]
     if empty:
         df = df.with_columns(pl.lit(None, pl.String).alias(c) for c in empty)
-    return df.with_row_index("_row", offset=first_row).with_columns(pl.col("_row").cast(pl.Int64))
+    # the row numbers cut as the columns are (``chunks``): else every eager step on the table copies it whole
+    row = pl.int_range(first_row, first_row + df.height, dtype=pl.Int64, eager=True).alias("_row")
+    ref = pieces(df)
+    return df.insert_column(0, row if ref is None else cut_like(row, ref))
 
 
 def _unreadable(path: Path, suffix: str, exc: BaseException) -> InputError:
@@ -807,7 +811,11 @@ def _bom_read_once(bom: pl.DataFrame, p_names: pl.Series) -> tuple[pl.DataFrame,
         nums = pool.submit(numbers)
         known = pool.submit(lambda: sku_ids(bom, p_names).cast(pl.UInt32))
         codes = pool.submit(lambda: bom["component_hts"].unique().drop_nulls())
-        return bom.hstack(nums.result()).with_columns(known.result().alias("_pid")), codes.result()
+        ref = bom["parent_sku"]
+        got = nums.result()
+        # (columns computed whole are cut as the bill is: ``chunks``)
+        got = got.with_columns(cut_like(got[c], ref) for c in got.columns)
+        return bom.hstack(got).with_columns(cut_like(known.result(), ref).alias("_pid")), codes.result()
 
 
 def _bom_checks(bom: pl.DataFrame, p_skus: pl.Series, codes: pl.Series) -> list[Check]:
@@ -1007,4 +1015,5 @@ def _declarations_on(bom: pl.DataFrame, day: dt.date, decl: pl.DataFrame) -> pl.
     answer = got.with_columns(pl.lit(None, pl.String).alias("origin")).with_columns(_declared(keep=pl.lit(False)))
     origin = bom["origin"].clone().scatter(lines, answer["origin"])
     declaration = pl.repeat(None, bom.height, dtype=pl.String, eager=True).scatter(lines, answer["declaration"])
-    return bom.with_columns(origin.alias("origin"), declaration.alias("declaration"))
+    ref = bom["parent_sku"]  # (the scattered columns cut as the bill is: ``chunks``)
+    return bom.with_columns(cut_like(origin, ref).alias("origin"), cut_like(declaration, ref).alias("declaration"))
