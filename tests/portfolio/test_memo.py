@@ -86,8 +86,13 @@ def test_source_digest_follows_every_file(tmp_path: Path) -> None:
     (tmp_path / "notes.txt").write_text("not source")
     first = run.source_digest(tmp_path)
     assert first == run.source_digest(tmp_path) and len(first) == 16
-    (tmp_path / "notes.txt").write_text("changed")  # not Python: no new memo
+    (tmp_path / "notes.txt").write_text("changed")  # neither source nor data: no new memo
     assert run.source_digest(tmp_path) == first
+    (tmp_path / "rules" / "general.yaml").write_text("de_minimis: {}\n")  # a provision's data: a new memo
+    first = run.source_digest(tmp_path)
+    (tmp_path / "rules" / "general.yaml").write_text("de_minimis: {share: 10}\n")
+    assert run.source_digest(tmp_path) != first
+    first = run.source_digest(tmp_path)
     (tmp_path / "rules" / "a.py").write_text("X = 2\n")
     second = run.source_digest(tmp_path)
     assert second != first

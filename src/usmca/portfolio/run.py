@@ -142,17 +142,22 @@ def _memo_file_uncached(conn: sqlite3.Connection) -> Path | None:
 
 @functools.cache
 def code_stamp() -> str:
-    """A digest of the package's Python source (paths and bytes): the answers memoised on disk come from these
-    modules, so a change to any of them (a new release, a local edit) starts a new memo."""
+    """A digest of the package's source and data (paths and bytes): the answers memoised on disk come from its
+    modules and their YAML (the general and automotive provisions, the measures), so a change to any of them (a
+    new release, a local edit) starts a new memo."""
     return source_digest(Path(__file__).resolve().parents[1])
 
 
+SOURCE_SUFFIXES = (".py", ".yaml", ".yml", ".json")
+
+
 def source_digest(root: Path) -> str:
-    """The first 16 hex digits of a SHA-256 over the ``*.py`` files under ``root`` (relative paths and bytes)."""
+    """The first 16 hex digits of a SHA-256 over the files under ``root`` whose suffix is one of
+    ``SOURCE_SUFFIXES`` (relative paths and bytes)."""
     import hashlib
 
     h = hashlib.sha256()
-    for f in sorted(root.rglob("*.py")):
+    for f in sorted(f for f in root.rglob("*") if f.suffix in SOURCE_SUFFIXES and f.is_file()):
         h.update(f.relative_to(root).as_posix().encode())
         h.update(b"\0")
         h.update(f.read_bytes())
