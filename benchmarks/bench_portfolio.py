@@ -181,6 +181,7 @@ def main() -> None:
         res = kr.results.join(pf.products.select("sku", "hts", "country_of_origin", "annual_value", "date"), on="sku")
         _out, how = add_exposure(res, conn)
         print(f"exposure: {time.perf_counter() - t:.1f} s ({how})")
+        flush_memo(conn)  # (the prices are kept as the per-code answers are: a second run reads them)
     print(f"peak memory (this process, max RSS): {peak_gib():.2f} GiB; cores: {os.cpu_count()}")
 
 

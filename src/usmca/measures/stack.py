@@ -244,6 +244,10 @@ class Engine:
     _plans: dict[tuple[Any, ...], Plan] = field(default_factory=dict)
     _scopes: Any = None
     _by_rank: tuple[Measure, ...] = ()
+    # A line's plans with and without a claim (and with other facts) share its schedule line and the measures
+    # whose date, country and product scope take it: each is found once (half of a portfolio's pricing time).
+    _lines: dict[tuple[str, dt.date], Any] = field(default_factory=dict)
+    _scoped: dict[tuple[str, dt.date, str], tuple[Measure, ...]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         from usmca.measures.scopes import scope_index
@@ -268,7 +272,12 @@ class Engine:
     def _build_plan(self, hts: str, date: dt.date, country: str, claim: bool, facts: dict[str, bool]) -> Plan:
         from usmca.nomenclature import schedule
 
-        line = schedule.lookup(hts, date, self.conn)
+        line = self._lines.get((hts, date))
+        if line is None:
+            line = schedule.lookup(hts, date, self.conn)
+            if len(self._lines) > 200_000:
+                self._lines.clear()
+            self._lines[(hts, date)] = line
         notes: list[str] = []
         needs: list[str] = []
         if line.coverage_warning:
@@ -308,6 +317,22 @@ class Engine:
             return False
         return not any(self._scopes.contains(lst, code, date) for lst in p.except_lists)
 
+    def _taking(self, code: str, date: dt.date, country: str) -> tuple[Measure, ...]:
+        """The measures in force on ``date`` for goods of ``country`` whose product scope takes ``code``, in
+        rank order (whatever the claim and the facts)."""
+        key = (code, date, country)
+        got = self._scoped.get(key)
+        if got is None:
+            got = tuple(
+                m
+                for m in self._by_rank
+                if m.in_force(date) and m.covers_country(country) and self._in_scope(m, code, date)
+            )
+            if len(self._scoped) > 200_000:
+                self._scoped.clear()
+            self._scoped[key] = got
+        return got
+
     def _steps(
         self,
         code: str,
@@ -319,9 +344,7 @@ class Engine:
         needs: list[str],
     ) -> list[Step]:
         applied: list[Step] = []
-        for m in self._by_rank:
-            if not m.in_force(date) or not m.covers_country(country) or not self._in_scope(m, code, date):
-                continue
+        for m in self._taking(code, date, country):
             head = f"{m.name} ({', '.join(format_heading(h) for h in m.headings)})"
             if m.exempt_usmca_claim and claim and country in USMCA_COUNTRIES:
                 notes.append(f"{head} not applied: USMCA claim on a good of {country} ({m.citation})")

@@ -1129,10 +1129,10 @@ def add_exposure(results: pl.DataFrame, conn: sqlite3.Connection | None) -> tupl
         .unique()
         .sort("hts", "country_of_origin", "date")
     )
-    rates: list[dict[str, Any]] = []
     base, base2 = Decimal(10000), Decimal(20000)
-    for hts, coo, when in keys.iter_rows():
-        rec: dict[str, Any] = {"hts": hts, "country_of_origin": coo, "date": when, "rate": None, "note": None}
+
+    def price(hts: str, coo: str, when: dt.date) -> tuple[float | None, str | None]:
+        """(duty saved by the claim per unit of value, or None with the reason) for one entry line."""
         items = [
             (
                 parse_line(
@@ -1152,16 +1152,19 @@ def add_exposure(results: pl.DataFrame, conn: sqlite3.Connection | None) -> tupl
         try:
             (n1, s1), (c1, s2), (n2, s3), (c2, s4) = (_total(x) for x in stack.duty_lines(items, conn=conn))
         except UsmcaError as exc:  # one line's problem stays that line's
-            rec["note"] = f"duty engine: {exc}"
-            rates.append(rec)
-            continue
+            return None, f"duty engine: {exc}"
         if {s1, s2, s3, s4} != {"complete"} or n1 is None or c1 is None or n2 is None or c2 is None:
-            rec["note"] = "duty unresolved for this line (see `usmca duty`): exposure unknown"
-        elif n2 != 2 * n1 or c2 != 2 * c1:
-            rec["note"] = "duty is not proportional to value (specific or compound rate): quantities needed"
-        else:
-            rec["rate"] = float((n1 - c1) / base)
-        rates.append(rec)
+            return None, "duty unresolved for this line (see `usmca duty`): exposure unknown"
+        if n2 != 2 * n1 or c2 != 2 * c1:
+            return None, "duty is not proportional to value (specific or compound rate): quantities needed"
+        return float((n1 - c1) / base), None
+
+    rates: list[dict[str, Any]] = []
+    for hts, coo, when in keys.iter_rows():
+        # (kept with the per-code answers of this store build and code, ``_memo``: a later run of the same
+        # catalogue prices no line again)
+        rate, note = _memo(conn, f"expo|{hts}|{coo}|{when}", functools.partial(price, hts, coo, when))
+        rates.append({"hts": hts, "country_of_origin": coo, "date": when, "rate": rate, "note": note})
     rt = pl.DataFrame(
         rates,
         schema={
