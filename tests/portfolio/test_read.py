@@ -336,7 +336,19 @@ def test_originating_lines_outside_the_territory(tmp_path: Path) -> None:
     problems = {(e.row, e.field): e.problem for e in pf.errors}
     assert "USMCA territory" in problems[(2, "country")]
     assert "contradicts" in pf.skipped["C"] and "outside the USMCA territory" in problems[(4, "country")]
+    assert "declared originating (C-1)" in problems[(4, "country")]
     assert "ISO 3166" in problems[(8, "country")]
     assert set(pf.skipped) == {"A", "C", "G"}
     origin = dict(pf.bom.select("parent_sku", "origin").iter_rows())
     assert origin == {"B": "originating", "D": "originating", "E": "originating", "F": "non_originating"}
+
+
+def test_a_declaration_without_a_certificate_is_named_so(tmp_path: Path) -> None:
+    (tmp_path / "p.csv").write_text("sku,hts,country_of_production,transaction_value\nC,9401.20.00.00,MX,100\n")
+    (tmp_path / "b.csv").write_text(
+        "parent_sku,component_id,component_hts,value,supplier,country\nC,c1,7318.15,5,S1,DE\n"
+    )
+    (tmp_path / "d.csv").write_text("supplier,originating\nS1,yes\n")
+    pf = read_portfolio(tmp_path / "p.csv", tmp_path / "b.csv", tmp_path / "d.csv", on=ON)
+    (err,) = pf.errors
+    assert err.problem.startswith("declared originating (no certificate id) but produced outside")

@@ -731,7 +731,8 @@ def check_portfolio(
                 r["_row"],
                 "country",
                 r["country"],
-                f"declared originating ({r['declaration']}) but produced outside the USMCA territory",
+                f"declared originating ({r['declaration'] or 'no certificate id'}) but produced outside the USMCA "
+                "territory",
                 r["parent_sku"],
             )
         )
