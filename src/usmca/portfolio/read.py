@@ -812,11 +812,10 @@ def _bom_read_once(bom: pl.DataFrame, p_names: pl.Series) -> tuple[pl.DataFrame,
         nums = pool.submit(numbers)
         known = pool.submit(lambda: sku_ids(bom, p_names).cast(pl.UInt32))
         codes = pool.submit(lambda: bom["component_hts"].unique().drop_nulls())
+        # (columns computed whole are cut as the bill is, ``chunks``, and set beside it directly)
         ref = bom["parent_sku"]
-        got = nums.result()
-        # (columns computed whole are cut as the bill is: ``chunks``)
-        got = got.with_columns(cut_like(got[c], ref) for c in got.columns)
-        return bom.hstack(got).with_columns(cut_like(known.result(), ref).alias("_pid")), codes.result()
+        added = [cut_like(s, ref) for s in nums.result().iter_columns()]
+        return bom.hstack([*added, cut_like(known.result(), ref).alias("_pid")]), codes.result()
 
 
 def _bom_checks(bom: pl.DataFrame, p_skus: pl.Series, codes: pl.Series) -> list[Check]:
