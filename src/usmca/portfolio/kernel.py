@@ -40,6 +40,7 @@ import polars as pl
 from usmca.nomenclature.codes import LEVEL_DIGITS, CodeSet
 from usmca.origin.criteria import exclusion_fact_need, parts_statement_need
 from usmca.origin.determine import unknown_origin_need
+from usmca.portfolio.ahead import Ahead
 from usmca.portfolio.chunks import cut_like
 from usmca.rules.grammar import Alternative, Rule
 
@@ -671,6 +672,44 @@ def evaluate(
     originate were it originating (``determine._what_if``), found by computing those variants' verdicts as the
     bill's.
     """
+    # (the hooks' per-code answers are asked ahead in a second thread: ``ahead``)
+    ahead = Ahead()
+    try:
+        return _evaluate(
+            products=products,
+            lines=lines,
+            tables=tables,
+            dm_exclusion=dm_exclusion,
+            dm_mode=dm_mode,
+            parts_in_nomenclature=parts_in_nomenclature,
+            deemed_originating=deemed_originating,
+            note_needs=note_needs,
+            part6_open=part6_open,
+            rule_lookup=rule_lookup,
+            read_names=read_names,
+            what_if=what_if,
+            ahead=ahead,
+        )
+    finally:
+        ahead.close()
+
+
+def _evaluate(
+    *,
+    products: pl.DataFrame,
+    lines: pl.DataFrame,
+    tables: RuleTables,
+    dm_exclusion: Callable[[str, str], int] | None,
+    dm_mode: Callable[[str], str] | None,
+    parts_in_nomenclature: Callable[[str], bool | None] | None,
+    deemed_originating: Callable[[str], bool] | None,
+    note_needs: Callable[[str], list[str]] | None,
+    part6_open: Callable[[str, dt.date | None], list[str] | None] | None,
+    rule_lookup: Callable[[str, dt.date | None, str | None, str | None], str | tuple[str, ...]] | None,
+    read_names: pl.Series | None,
+    what_if: bool,
+    ahead: Ahead,
+) -> KernelResult:
     # Inside the kernel a SKU is its row number: every join and group-by over the bill's lines then hashes
     # integers, not strings (several seconds at 20 million lines); names come back at the end.
     names = products["sku"]
@@ -685,6 +724,23 @@ def evaluate(
         pl.when(pl.col("net_cost_u").is_null()).then(pl.col("total_cost_u")).alias("tc"),
         (pl.col("date") if "date" in products.columns else pl.lit(None, pl.Date)).alias("date"),
     )
+    # The hooks' per-code answers, asked in a second thread for every code of the territory's goods (a superset
+    # of the codes the steps below ask, in the order they ask them) while the bill's steps run.
+    home = p.lazy().filter(pl.col("cop").is_in(TERRITORY))
+
+    def good_codes() -> list[str]:
+        return home.select(pl.col("ghts").unique(maintain_order=True)).collect()["ghts"].to_list()
+
+    def unstated_use() -> list[tuple[str, dt.date | None]]:
+        return home.filter(pl.col("use").is_null()).select("ghts", "date").unique(maintain_order=True).collect().rows()
+
+    s2_hook = getattr(deemed_originating, "needs", None)
+    ahead.ask("dm_mode", dm_mode, good_codes)
+    ahead.ask("part6", part6_open, unstated_use, spread=True)
+    ahead.ask("parts", parts_in_nomenclature, good_codes)
+    ahead.ask("deemed", deemed_originating, good_codes)
+    ahead.ask("s2", s2_hook, good_codes)
+    ahead.ask("notes", note_needs, good_codes)
     # Material codes by id: each distinct code once (text, integer form, length); lines carry the id, and a
     # line id ``li`` to fetch the component's name for the few lines that end up blocking. A bill from
     # ``read`` carries the ids already (``_mhts``: its codes as an Enum of the distinct codes).
@@ -943,8 +999,11 @@ def evaluate(
     # De minimis policy per distinct good code (rules.general, ``de_minimis_mode``): "value" (s.5(1)), "none"
     # (no de minimis open), "apparel" (s.5(7): weight of the classifying component), "textile" (s.5(6): weight
     # of the good), "value+textile" (heading 96.19: both open), anything else left to the single-good engine.
+    # the fact checks read only the alternatives and non-originating lines, final here (SKUs set aside below
+    # leave rows no join reads): computed beside the steps up to the verdicts
+    fx_later = ahead.start(_fact_checks, pa.select("sku", "alt_idx"), nl.select("sku", "mid"), mc, tables)
     codes = p.select("ghts").unique()
-    modes = [dm_mode(g) if dm_mode else "value" for g in codes["ghts"].to_list()]
+    modes = ahead.answers("dm_mode", dm_mode, codes["ghts"]) if dm_mode else ["value"] * codes.height
     p_dm = p.select("sku", "ghts").join(codes.with_columns(pl.Series("dm_mode", modes, pl.String)), on="ghts")
     other_dm = p_dm.filter(~pl.col("dm_mode").is_in(DM_MODES)).select("sku")
     if other_dm.height:  # (usually none: then no joins of the millions of failing lines)
@@ -990,7 +1049,9 @@ def evaluate(
 
     # Part 6 with the use unstated: per distinct (good, date), the facts it needs (null: Part 6 silent)
     p6_keys = p.filter(pl.col("use").is_null()).select("ghts", "date").unique()
-    p6_vals = [part6_open(g, d) if part6_open else None for g, d in p6_keys.iter_rows()]
+    p6_vals = (
+        ahead.answers("part6", part6_open, p6_keys.iter_rows(), spread=True) if part6_open else [None] * p6_keys.height
+    )
     p6 = p6_keys.with_columns(pl.Series("p6_needs", p6_vals, pl.List(pl.String)))
     sku_base = (
         p.select(
@@ -1025,10 +1086,14 @@ def evaluate(
     )
     # What the good is and provisos settled by facts (``RuleTables.facts``): undecided where asked, and a
     # proviso about certain materials is asked only when a non-originating material of the SKU falls in them.
-    fx = _fact_checks(pa.select("sku", "alt_idx"), nl.select("sku", "mid"), mc, tables)
+    fx = fx_later.result()
     # (D) s.3(4)(a)/(5): whether the schedule's text for the good's subheading names parts, per code
     ap_codes = p.select("ghts").unique()
-    ap_vals = [parts_in_nomenclature(g) if parts_in_nomenclature else None for g in ap_codes["ghts"].to_list()]
+    ap_vals = (
+        ahead.answers("parts", parts_in_nomenclature, ap_codes["ghts"])
+        if parts_in_nomenclature
+        else [None] * ap_codes.height
+    )
     parts_nom = ap_codes.with_columns(pl.Series("parts_nom", ap_vals, pl.Boolean))
     a = _branch_verdicts(pa.drop("ghts"), alt_fail, sku_base, fx, parts_nom)
     # (the rows come from ``pa``, in (SKU, alternative) order, through joins that keep it; sorted only if not)
@@ -1071,13 +1136,17 @@ def evaluate(
     )
     # (The per-code answers of Schedule 2 and the chapter notes join the SKUs in one pass.)
     g_codes = r.select("ghts").unique()["ghts"].to_list()
-    s2_hook = getattr(deemed_originating, "needs", None)
+    n_codes = len(g_codes)
     per_code = pl.DataFrame(
         {
             "ghts": g_codes,
-            "deemed": [bool(deemed_originating(g)) if deemed_originating else False for g in g_codes],
-            "s2_needs": [s2_hook(g) if s2_hook else None for g in g_codes],
-            "note_needs": [list(note_needs(g)) if note_needs else [] for g in g_codes],
+            "deemed": [bool(v) for v in ahead.answers("deemed", deemed_originating, g_codes)]
+            if deemed_originating
+            else [False] * n_codes,
+            "s2_needs": ahead.answers("s2", s2_hook, g_codes) if s2_hook else [None] * n_codes,
+            "note_needs": [list(v) for v in ahead.answers("notes", note_needs, g_codes)]
+            if note_needs
+            else [[]] * n_codes,
         },
         schema={
             "ghts": pl.String,
@@ -1124,6 +1193,63 @@ def evaluate(
         ((status == "unresolved") & ~noted & ~v_open).alias("_open"),
         s2.alias("_s2"),
     ).select(*RESULT_SCHEMA.names(), "_open", "_s2", "s2_needs")  # (the rest copies these)
+    nb = _unresolved_on_rule(pl.concat([lookup_failed, no_branch]), deemed_originating)
+    # (C) for a vehicle: its other Part 6 requirements as for (B) and (D)
+    c_open = _VEHICLE_OPEN
+    c = all_orig.select(
+        "sku",
+        pl.when(c_open).then(pl.lit("unresolved")).otherwise(pl.lit("originating")).alias("status"),
+        pl.when(c_open).then(None).otherwise(pl.lit("C")).alias("criterion"),
+        pl.lit(None, pl.String).alias("rule_id"),
+        pl.lit(None, pl.Float64).alias("rvc_transaction_value"),
+        pl.lit(None, pl.Float64).alias("rvc_net_cost"),
+        pl.lit(None, pl.Float64).alias("rvc_margin"),
+        EMPTY.alias("blockers"),
+        pl.when(c_open).then(pl.col("v_needs")).otherwise(EMPTY).alias("needs"),
+        pl.lit(False).alias("de_minimis"),
+    )
+    o = out_territory.select(
+        "sku",
+        pl.lit("non_originating").alias("status"),
+        pl.lit(None, pl.String).alias("criterion"),
+        pl.lit(None, pl.String).alias("rule_id"),
+        pl.lit(None, pl.Float64).alias("rvc_transaction_value"),
+        pl.lit(None, pl.Float64).alias("rvc_net_cost"),
+        pl.lit(None, pl.Float64).alias("rvc_margin"),
+        EMPTY.alias("blockers"),
+        EMPTY.alias("needs"),
+        pl.lit(False).alias("de_minimis"),
+    )
+    # The what-ifs read the goods' statuses, settled here, and the frames the verdicts came from: computed beside
+    # the needs below (``_what_if_needs``).
+    wi_later = (
+        ahead.start(
+            _what_if_needs,
+            pl.concat([df.select("sku", "status") for df in (c, nb, res)], how="vertical_relaxed"),
+            out_territory,
+            a,
+            fails,
+            ln,
+            n_sku,
+            tables.facts.filter(pl.col("cond").is_null())["alt_idx"].unique(),
+            r.filter(pl.col("note_needs").list.len() > 0)["sku"],
+            _Verdicts(
+                pa=pa,
+                fails=fails,
+                nl=nl,
+                sku_base=sku_base,
+                p_dm=p_dm,
+                mc=mc,
+                tables=tables,
+                parts_nom=parts_nom,
+                per_code=per_code,
+                vehicle=vflags,
+                n_nonorig=agg.select("sku", "n_nonorig"),
+            ),
+        )
+        if what_if
+        else None
+    )
     # An undecided good names what each undecided branch asks, in the branches' order, those of (B) first and
     # then those of the parts fallback (``determine._psr``: every pending branch's checks in turn; ``_parts``);
     # Schedule 2's last. (List work on those SKUs' rows only: list concatenation over every row cost seconds.)
@@ -1188,66 +1314,20 @@ def evaluate(
     )
     fix = pl.col("_open") | pl.col("_s2")
     res = pl.concat([res.filter(~fix), fixed]) if fixed.height else res
-    nb = _unresolved_on_rule(pl.concat([lookup_failed, no_branch]), deemed_originating)
-    # (C) for a vehicle: its other Part 6 requirements as for (B) and (D)
-    c_open = _VEHICLE_OPEN
-    c = all_orig.select(
-        "sku",
-        pl.when(c_open).then(pl.lit("unresolved")).otherwise(pl.lit("originating")).alias("status"),
-        pl.when(c_open).then(None).otherwise(pl.lit("C")).alias("criterion"),
-        pl.lit(None, pl.String).alias("rule_id"),
-        pl.lit(None, pl.Float64).alias("rvc_transaction_value"),
-        pl.lit(None, pl.Float64).alias("rvc_net_cost"),
-        pl.lit(None, pl.Float64).alias("rvc_margin"),
-        EMPTY.alias("blockers"),
-        pl.when(c_open).then(pl.col("v_needs")).otherwise(EMPTY).alias("needs"),
-        pl.lit(False).alias("de_minimis"),
-    )
-    o = out_territory.select(
-        "sku",
-        pl.lit("non_originating").alias("status"),
-        pl.lit(None, pl.String).alias("criterion"),
-        pl.lit(None, pl.String).alias("rule_id"),
-        pl.lit(None, pl.Float64).alias("rvc_transaction_value"),
-        pl.lit(None, pl.Float64).alias("rvc_net_cost"),
-        pl.lit(None, pl.Float64).alias("rvc_margin"),
-        EMPTY.alias("blockers"),
-        EMPTY.alias("needs"),
-        pl.lit(False).alias("de_minimis"),
-    )
     schema = pl.Schema({**RESULT_SCHEMA, "sku": pl.UInt32()})
     results = pl.concat([o, c, nb, res.select(list(RESULT_SCHEMA))], how="vertical_relaxed").cast(schema)
-    if what_if:
-        fixed_facts = tables.facts.filter(pl.col("cond").is_null())["alt_idx"].unique()
-        noted_skus = r.filter(pl.col("note_needs").list.len() > 0)["sku"]
-        one, together, unknown = _what_if_candidates(
-            results, out_territory, a, fails, ln, n_sku, fixed_facts, noted_skus, agg.select("sku", "n_nonorig")
+    wi = wi_later.result() if wi_later is not None else None
+    if wi is not None:
+        results = (
+            results.join(wi, on="sku", how="left", maintain_order="left")
+            .with_columns(
+                pl.when(pl.col("_wi").is_not_null())
+                .then(pl.concat_list("needs", "_wi"))
+                .otherwise(pl.col("needs"))
+                .alias("needs")
+            )
+            .drop("_wi")
         )
-        if one.height or together.height:
-            bill = _Verdicts(
-                pa=pa,
-                fails=fails,
-                nl=nl,
-                sku_base=sku_base,
-                p_dm=p_dm,
-                mc=mc,
-                tables=tables,
-                parts_nom=parts_nom,
-                per_code=per_code,
-                vehicle=vflags,
-                n_nonorig=agg.select("sku", "n_nonorig"),
-            )
-            wi = _what_ifs(one, together, unknown, ln, n_sku, bill)
-            results = (
-                results.join(wi, on="sku", how="left", maintain_order="left")
-                .with_columns(
-                    pl.when(pl.col("_wi").is_not_null())
-                    .then(pl.concat_list("needs", "_wi"))
-                    .otherwise(pl.col("needs"))
-                    .alias("needs")
-                )
-                .drop("_wi")
-            )
     fb = (
         pl.concat(fallback).unique("sku", keep="first", maintain_order=True)
         if fallback
@@ -1709,6 +1789,27 @@ def _what_if_candidates(
     ).unique()
     cands = pl.concat([one.select("sku"), together]).unique()
     return one, together, unk.join(cands, on="sku", how="semi").select("sku", "li", "val")
+
+
+def _what_if_needs(
+    statuses: pl.DataFrame,
+    out_territory: pl.DataFrame,
+    a: pl.DataFrame,
+    fails: pl.DataFrame,
+    ln: pl.DataFrame,
+    n_sku: int,
+    fixed_facts: pl.Series,
+    noted_skus: pl.Series,
+    bill: _Verdicts,
+) -> pl.DataFrame | None:
+    """The what-ifs of the goods not originating (``_what_if_candidates``, ``_what_ifs``; ``statuses``: sku,
+    status): sku, _wi; None when no variant is a candidate."""
+    one, together, unknown = _what_if_candidates(
+        statuses, out_territory, a, fails, ln, n_sku, fixed_facts, noted_skus, bill.n_nonorig
+    )
+    if not (one.height or together.height):
+        return None
+    return _what_ifs(one, together, unknown, ln, n_sku, bill)
 
 
 def _lines_of(ln: pl.DataFrame, skus: pl.Series, n_sku: int, *cols: str, where: pl.Expr | None = None) -> pl.DataFrame:
