@@ -999,8 +999,10 @@ def _evaluate(
     # De minimis policy per distinct good code (rules.general, ``de_minimis_mode``): "value" (s.5(1)), "none"
     # (no de minimis open), "apparel" (s.5(7): weight of the classifying component), "textile" (s.5(6): weight
     # of the good), "value+textile" (heading 96.19: both open), anything else left to the single-good engine.
-    # the fact checks read only the alternatives and non-originating lines, final here (SKUs set aside below
-    # leave rows no join reads): computed beside the steps up to the verdicts
+    # What the good is and provisos settled by facts (``RuleTables.facts``): undecided where asked, and a
+    # proviso about certain materials is asked only when a non-originating material of the SKU falls in them.
+    # They read only the alternatives and non-originating lines, final here (SKUs set aside below leave rows no
+    # join reads): computed beside the steps up to the verdicts.
     fx_later = ahead.start(_fact_checks, pa.select("sku", "alt_idx"), nl.select("sku", "mid"), mc, tables)
     codes = p.select("ghts").unique()
     modes = ahead.answers("dm_mode", dm_mode, codes["ghts"]) if dm_mode else ["value"] * codes.height
@@ -1084,8 +1086,6 @@ def _evaluate(
         .with_columns(_within_10(pl.col("vnm")).alias("s54"))
         .join(wbase, on="sku", how="left")
     )
-    # What the good is and provisos settled by facts (``RuleTables.facts``): undecided where asked, and a
-    # proviso about certain materials is asked only when a non-originating material of the SKU falls in them.
     fx = fx_later.result()
     # (D) s.3(4)(a)/(5): whether the schedule's text for the good's subheading names parts, per code
     ap_codes = p.select("ghts").unique()
