@@ -1013,7 +1013,16 @@ def _declarations_on(bom: pl.DataFrame, day: dt.date, decl: pl.DataFrame) -> pl.
             pl.when(has).then(sp[c]).otherwise(pl.col(c)).alias(c) for c in ("_n", "_orig", "declaration")
         )
     answer = got.with_columns(pl.lit(None, pl.String).alias("origin")).with_columns(_declared(keep=pl.lit(False)))
-    origin = bom["origin"].clone().scatter(lines, answer["origin"])
-    declaration = pl.repeat(None, bom.height, dtype=pl.String, eager=True).scatter(lines, answer["declaration"])
     ref = bom["parent_sku"]  # (the scattered columns cut as the bill is: ``chunks``)
-    return bom.with_columns(cut_like(origin, ref).alias("origin"), cut_like(declaration, ref).alias("declaration"))
+
+    def origin() -> pl.Series:
+        return cut_like(bom["origin"].clone().scatter(lines, answer["origin"]), ref)
+
+    def declaration() -> pl.Series:
+        blank = pl.repeat(None, bom.height, dtype=pl.String, eager=True)
+        return cut_like(blank.scatter(lines, answer["declaration"]), ref)
+
+    # (the two columns in two threads: a scatter uses one core, and Polars releases the interpreter meanwhile)
+    with ThreadPoolExecutor(2) as pool:
+        o, d = pool.submit(origin), pool.submit(declaration)
+        return bom.with_columns(o.result().alias("origin"), d.result().alias("declaration"))
