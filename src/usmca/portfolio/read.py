@@ -658,13 +658,6 @@ def check_portfolio(
     bom_ok = _keep(bom, ~pl.col("_row").is_in(berr["_row"].implode()))
     del bom  # only bom_ok is used from here (memory: one full-width copy of the bill at a time)
     prod_ok = prod_ok.filter(~pl.col("sku").is_in(list(skipped)))
-    bom_ok = bom_ok.with_columns(
-        # the code as an index into the bill's distinct codes, for the kernel (text stays in component_hts)
-        pl.col("component_hts").cast(pl.Enum(m_codes)).alias("_mhts"),
-        *[pl.col(f"__f{c}").alias(c) for c in BOM_NUMBERS],
-        pl.col("intermediate").is_in(TRUE_WORDS).fill_null(False).alias("intermediate"),
-        pl.col("component_id").is_in(prod_ok["sku"].implode()).alias("self_produced"),
-    ).drop(*(f"__f{c}" for c in BOM_NUMBERS))
 
     # ---- declarations
     if decl is None:
@@ -705,11 +698,23 @@ def check_portfolio(
             "certificate_id",
         )
 
+    # The declarations' origin and certificate columns are written in a second thread while the kernel's columns
+    # are added (parts of each step use one core). Lines of SKUs set aside get theirs too, and are dropped below.
+    with ThreadPoolExecutor(1) as pool:
+        lookup = bom_ok.select("parent_sku", "component_id", "supplier", "origin")
+        declared = pool.submit(apply_declarations, lookup, prod_ok.select("sku", "date"), decl_ok)
+        bom_ok = bom_ok.with_columns(
+            # the code as an index into the bill's distinct codes, for the kernel (text stays in component_hts)
+            pl.col("component_hts").cast(pl.Enum(m_codes)).alias("_mhts"),
+            *[pl.col(f"__f{c}").alias(c) for c in BOM_NUMBERS],
+            pl.col("intermediate").is_in(TRUE_WORDS).fill_null(False).alias("intermediate"),
+            pl.col("component_id").is_in(prod_ok["sku"].implode()).alias("self_produced"),
+        ).drop(*(f"__f{c}" for c in BOM_NUMBERS))
+        bom_ok = bom_ok.with_columns(declared.result().select("origin", "declaration"))
     # lines of SKUs set aside (few; every product SKU not kept is among them): dropped by a lookup in that
     # small set, not in the whole product list
     if skipped:
         bom_ok = _keep(bom_ok, ~pl.col("parent_sku").is_in(list(skipped)))
-    bom_ok = apply_declarations(bom_ok, prod_ok.select("sku", "date"), decl_ok)
     # A declaration that makes a line originating while the bill names a country outside the territory is a
     # contradiction to settle, not to guess: the SKU is skipped and the row reported. (Lazily: the filter
     # copies the columns reported, not the whole bill.)
