@@ -610,10 +610,11 @@ def check_portfolio(
     p_name, b_name, d_name = names
     errors: list[RowError] = []
 
-    # ---- products (checked in a second thread while the bill is read: they need nothing from it)
-    p_names = prod["sku"].drop_nulls().unique(maintain_order=True)
-    p_skus = p_names.implode()
-    pool = ThreadPoolExecutor(1)
+    # ---- products (checked in a second thread while the bill is read: they need nothing from it; their distinct
+    # SKUs too, which the bill's parent ids need only once its numbers are being read)
+    pool = ThreadPoolExecutor(2)
+    sku_col = prod["sku"]
+    distinct = pool.submit(lambda: sku_col.drop_nulls().unique(maintain_order=True))
     products = pool.submit(_check_products, prod, p_name, on, known_codes)
     del prod
 
@@ -621,7 +622,9 @@ def check_portfolio(
     # columns where some cell needs it; then checked again)
     # numbers read once as floats (``__f<col>``) and the distinct codes taken once: checks and conversions
     # share them
-    bom, codes = _bom_read_once(bom, p_names)
+    bom, codes = _bom_read_once(bom, distinct.result)
+    p_names = distinct.result()
+    p_skus = p_names.implode()
     berr, dirty = _errors(bom, b_name, _bom_checks(bom, p_skus, codes), "parent_sku", dirty=BOM_SPECS)
     if dirty:
         bom, codes = _bom_read_once(bom.with_columns(BOM_SPECS[c][1].alias(c) for c in dirty), p_names)
@@ -796,9 +799,10 @@ def check_portfolio(
     )
 
 
-def _bom_read_once(bom: pl.DataFrame, p_names: pl.Series) -> tuple[pl.DataFrame, pl.Series]:
+def _bom_read_once(bom: pl.DataFrame, p_names: pl.Series | Callable[[], pl.Series]) -> tuple[pl.DataFrame, pl.Series]:
     """The bill with its numbers read as floats (``__f<col>``), its money and weights as millionths (``value_u``,
-    ``weight_u``) and whether each line's parent is among the products' distinct SKUs ``p_names``
+    ``weight_u``) and whether each line's parent is among the products' distinct SKUs ``p_names`` (or a call
+    that returns them, made once the numbers are being read)
     (``_pid``: the parent's row there, null when not there; looked up once per run of lines as the kernel's
     SKU ids are); and its distinct codes (no nulls)."""
     # (a second reading, after repairs, replaces the first's columns)
@@ -815,8 +819,10 @@ def _bom_read_once(bom: pl.DataFrame, p_names: pl.Series) -> tuple[pl.DataFrame,
     # parts of each use one core (Polars releases the interpreter while it works).
     with ThreadPoolExecutor(2) as pool:
         nums = pool.submit(numbers)
-        known = pool.submit(lambda: sku_ids(bom, p_names).cast(pl.UInt32))
         codes = pool.submit(lambda: bom["component_hts"].unique().drop_nulls())
+        given = p_names
+        names: Callable[[], pl.Series] = (lambda: given) if isinstance(given, pl.Series) else given
+        known = pool.submit(lambda: sku_ids(bom, names()).cast(pl.UInt32))
         # (columns computed whole are cut as the bill is, ``chunks``, and set beside it directly)
         ref = bom["parent_sku"]
         added = [cut_like(s, ref) for s in nums.result().iter_columns()]
