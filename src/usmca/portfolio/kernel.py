@@ -32,6 +32,7 @@ Multi-level bills are sent to the engine by ``run`` before the kernel runs.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
@@ -728,6 +729,7 @@ def _evaluate(
     # of the codes the steps below ask, in the order they ask them) while the bill's steps run.
     home = p.lazy().filter(pl.col("cop").is_in(TERRITORY))
 
+    @functools.cache  # (listed once, in the second thread, for every hook that asks by code)
     def good_codes() -> list[str]:
         return home.select(pl.col("ghts").unique(maintain_order=True)).collect()["ghts"].to_list()
 
