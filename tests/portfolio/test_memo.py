@@ -13,7 +13,7 @@ from usmca.portfolio import run
 
 
 def _store(built_at: str) -> sqlite3.Connection:
-    conn = sqlite3.connect(":memory:")
+    conn = sqlite3.connect(":memory:", check_same_thread=False)  # (as ``store()`` opens it)
     conn.execute("CREATE TABLE meta (key TEXT, value TEXT)")
     conn.execute("INSERT INTO meta VALUES ('built_at', ?)", (built_at,))
     return conn
@@ -99,3 +99,34 @@ def test_source_digest_follows_every_file(tmp_path: Path) -> None:
     (tmp_path / "rules" / "a.py").rename(tmp_path / "a.py")  # same bytes, another module
     assert run.source_digest(tmp_path) not in (first, second)
     assert len(run.code_stamp()) == 16
+
+
+def test_two_threads_asking_while_the_memo_loads_both_get_their_answers(
+    fresh_memo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The kernel's thread and the one asking per-code answers ahead (``portfolio.ahead``) may be the first
+    to ask in a process: each gets every answer it asks for, and the file's answers are read."""
+    import threading
+
+    conn = _store("2026-11-01T00:00")
+    for i in range(200):
+        run._memo(conn, f"on-disk|{i}", lambda i=i: i)
+    run.flush_memo(conn)
+    _forget(monkeypatch)
+    conn = _store("2026-11-01T00:00")
+    start = threading.Barrier(4)
+    got: dict[int, list[object]] = {}
+
+    def ask(t: int) -> None:
+        start.wait()
+        got[t] = [run._memo(conn, f"t{t}|{i}", lambda i=i: (t, i)) for i in range(2000)]
+        got[t] += [run._memo(conn, f"on-disk|{i}", lambda: "asked again") for i in range(200)]
+
+    threads = [threading.Thread(target=ask, args=(t,)) for t in range(4)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    for t in range(4):
+        assert got[t][:2000] == [(t, i) for i in range(2000)]
+        assert got[t][2000:] == list(range(200))

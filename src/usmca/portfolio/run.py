@@ -14,6 +14,7 @@ import functools
 import os
 import sqlite3
 import tempfile
+import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -107,6 +108,8 @@ def schedule_checker(conn: sqlite3.Connection | None) -> Callable[[pl.Series, dt
 # code once per store build, and an upgraded rule module never answers from its predecessor's cache.
 _MEMO: dict[str, Any] = {}
 _MEMO_STATE: dict[str, Any] = {"loaded": None, "dirty": False}
+_MEMO_LOCK = threading.Lock()
+_ABSENT = object()
 
 
 _MEMO_PATHS: dict[tuple[int, str | None], tuple[sqlite3.Connection, Path | None]] = {}
@@ -165,19 +168,26 @@ def source_digest(root: Path) -> str:
 
 
 def _memo(conn: sqlite3.Connection | None, key: str, fn: Callable[[], Any]) -> Any:
+    # (asked from two threads at once: the kernel's and the one asking per-code answers ahead; the file is
+    # loaded once under a lock, and an answer is returned as computed, never read back)
     path = _memo_file(conn)
     if path is not None and _MEMO_STATE["loaded"] != path:
-        import json
+        with _MEMO_LOCK:
+            if _MEMO_STATE["loaded"] != path:
+                import json
 
-        _MEMO.clear()
-        if path.exists():
-            with contextlib.suppress(OSError, ValueError):
-                _MEMO.update(json.loads(path.read_text()))
-        _MEMO_STATE["loaded"] = path
-    if key not in _MEMO:
-        _MEMO[key] = fn()
+                got: Any = {}
+                if path.exists():
+                    with contextlib.suppress(OSError, ValueError):
+                        got = json.loads(path.read_text())
+                _MEMO.clear()
+                _MEMO.update(got if isinstance(got, dict) else {})  # (a damaged memo only costs time)
+                _MEMO_STATE["loaded"] = path
+    value = _MEMO.get(key, _ABSENT)
+    if value is _ABSENT:
+        value = _MEMO[key] = fn()
         _MEMO_STATE["dirty"] = True
-    return _MEMO[key]
+    return value
 
 
 def flush_memo(conn: sqlite3.Connection | None) -> None:
@@ -189,7 +199,7 @@ def flush_memo(conn: sqlite3.Connection | None) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(f".{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(_MEMO))
+        tmp.write_text(json.dumps(_MEMO.copy()))  # (a copy: another thread may still be adding answers)
         os.replace(tmp, path)
         _MEMO_STATE["dirty"] = False
         _prune_memos(path)
