@@ -1230,10 +1230,8 @@ def _evaluate(
             pl.concat([df.select("sku", "status") for df in (c, nb, res)], how="vertical_relaxed"),
             out_territory,
             a,
-            fails,
             ln,
             n_sku,
-            tables.facts.filter(pl.col("cond").is_null())["alt_idx"].unique(),
             r.filter(pl.col("note_needs").list.len() > 0)["sku"],
             _Verdicts(
                 pa=pa,
@@ -1645,7 +1643,7 @@ _NEED_LISTS = pl.Series([[], [_NEED_TV], [_NEED_NC], [_NEED_TV, _NEED_NC]], dtyp
 
 
 def _what_if_candidates(
-    results: pl.DataFrame,
+    statuses: pl.DataFrame,
     out_territory: pl.DataFrame,
     a: pl.DataFrame,
     fails: pl.DataFrame,
@@ -1670,7 +1668,7 @@ def _what_if_candidates(
         pl.DataFrame(schema={"sku": pl.UInt32}),
         pl.DataFrame(schema={"sku": pl.UInt32, "li": pl.UInt32, "val": pl.Int64}),
     )
-    maybe = results.filter(pl.col("status") != "originating").join(out_territory.select("sku"), on="sku", how="anti")
+    maybe = statuses.filter(pl.col("status") != "originating").join(out_territory.select("sku"), on="sku", how="anti")
     if not maybe.height:
         return none
     unk = _lines_of(ln, maybe["sku"], n_sku, "sku", "li", "val", where=pl.col("unk"))
@@ -1797,17 +1795,17 @@ def _what_if_needs(
     statuses: pl.DataFrame,
     out_territory: pl.DataFrame,
     a: pl.DataFrame,
-    fails: pl.DataFrame,
     ln: pl.DataFrame,
     n_sku: int,
-    fixed_facts: pl.Series,
-    noted_skus: pl.Series,
+    noted: pl.Series,
     bill: _Verdicts,
 ) -> pl.DataFrame | None:
     """The what-ifs of the goods not originating (``_what_if_candidates``, ``_what_ifs``; ``statuses``: sku,
-    status): sku, _wi; None when no variant is a candidate."""
+    status; ``noted``: the SKUs whose chapter rule adds requirements of its own): sku, _wi; None when no
+    variant is a candidate."""
+    fixed_facts = bill.tables.facts.filter(pl.col("cond").is_null())["alt_idx"].unique()
     one, together, unknown = _what_if_candidates(
-        statuses, out_territory, a, fails, ln, n_sku, fixed_facts, noted_skus, bill.n_nonorig
+        statuses, out_territory, a, bill.fails, ln, n_sku, fixed_facts, noted, bill.n_nonorig
     )
     if not (one.height or together.height):
         return None
