@@ -884,8 +884,8 @@ def self_produced_lines(bom: pl.DataFrame, *cols: str) -> pl.DataFrame:
 
 def _without_skus(bom: pl.DataFrame, p_names: pl.Series, skus: list[str] | pl.Series) -> pl.DataFrame:
     """``bom`` less the lines of the SKUs ``skus``, found by their parents' ids (``_pid``: rows of ``p_names``,
-    which every line has once the lines without a known parent are set aside): an integer lookup per line, a
-    third of the cost of a name lookup."""
+    which every line has once the lines without a known parent are set aside): an integer lookup per line, under
+    half the cost of a name lookup (56 against 120-150 ms at 2*10^7 lines)."""
     ids = p_names.is_in(pl.Series(skus, dtype=pl.String).implode()).arg_true().cast(pl.UInt32)
     return _keep(bom, ~pl.col("_pid").is_in(ids.implode()))
 
