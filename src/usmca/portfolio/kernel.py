@@ -1010,14 +1010,14 @@ def _evaluate(
     same_sub = ((g6 == m6) & (g6l == m6l)) | (
         undivided & (pl.col("g_int") // 10**6 == pl.col("m_int") // 10**6) & (g4l == m4l)
     )
-    # De minimis policy per distinct good code (rules.general, ``de_minimis_mode``): "value" (s.5(1)), "none"
-    # (no de minimis open), "apparel" (s.5(7): weight of the classifying component), "textile" (s.5(6): weight
-    # of the good), "value+textile" (heading 96.19: both open), anything else left to the single-good engine.
     # What the good is and provisos settled by facts (``RuleTables.facts``): undecided where asked, and a
     # proviso about certain materials is asked only when a non-originating material of the SKU falls in them.
     # They read only the alternatives and non-originating lines, final here (SKUs set aside below leave rows no
     # join reads): computed beside the steps up to the verdicts.
     fx_later = ahead.start(_fact_checks, pa.select("sku", "alt_idx"), nl.select("sku", "mid"), mc, tables)
+    # De minimis policy per distinct good code (rules.general, ``de_minimis_mode``): "value" (s.5(1)), "none"
+    # (no de minimis open), "apparel" (s.5(7): weight of the classifying component), "textile" (s.5(6): weight
+    # of the good), "value+textile" (heading 96.19: both open), anything else left to the single-good engine.
     codes = p.select("ghts").unique()
     modes = ahead.answers("dm_mode", dm_mode, codes["ghts"]) if dm_mode else ["value"] * codes.height
     p_dm = p.select("sku", "ghts").join(codes.with_columns(pl.Series("dm_mode", modes, pl.String)), on="ghts")

@@ -627,7 +627,7 @@ def check_portfolio(
     p_skus = p_names.implode()
     berr, dirty = _errors(bom, b_name, _bom_checks(bom, p_skus, codes), "parent_sku", dirty=BOM_SPECS)
     if dirty:
-        bom, codes = _bom_read_once(bom.with_columns(BOM_SPECS[c][1].alias(c) for c in dirty), p_names)
+        bom, codes = _bom_read_once(bom.with_columns(BOM_SPECS[c][1].alias(c) for c in dirty), distinct.result)
         berr, _ = _errors(bom, b_name, _bom_checks(bom, p_skus, codes), "parent_sku")
     # the bill's distinct material codes: checked once each, and the kernel's code ids (``_mhts``; codes of
     # lines set aside below may stay among them, unused)
@@ -799,10 +799,10 @@ def check_portfolio(
     )
 
 
-def _bom_read_once(bom: pl.DataFrame, p_names: pl.Series | Callable[[], pl.Series]) -> tuple[pl.DataFrame, pl.Series]:
+def _bom_read_once(bom: pl.DataFrame, p_names: Callable[[], pl.Series]) -> tuple[pl.DataFrame, pl.Series]:
     """The bill with its numbers read as floats (``__f<col>``), its money and weights as millionths (``value_u``,
-    ``weight_u``) and whether each line's parent is among the products' distinct SKUs ``p_names`` (or a call
-    that returns them, made once the numbers are being read)
+    ``weight_u``) and whether each line's parent is among the products' distinct SKUs (``p_names()``, called
+    once the numbers are being read)
     (``_pid``: the parent's row there, null when not there; looked up once per run of lines as the kernel's
     SKU ids are); and its distinct codes (no nulls)."""
     # (a second reading, after repairs, replaces the first's columns)
@@ -820,9 +820,7 @@ def _bom_read_once(bom: pl.DataFrame, p_names: pl.Series | Callable[[], pl.Serie
     with ThreadPoolExecutor(2) as pool:
         nums = pool.submit(numbers)
         codes = pool.submit(lambda: bom["component_hts"].unique().drop_nulls())
-        given = p_names
-        names: Callable[[], pl.Series] = (lambda: given) if isinstance(given, pl.Series) else given
-        known = pool.submit(lambda: sku_ids(bom, names()).cast(pl.UInt32))
+        known = pool.submit(lambda: sku_ids(bom, p_names()).cast(pl.UInt32))
         # (columns computed whole are cut as the bill is, ``chunks``, and set beside it directly)
         ref = bom["parent_sku"]
         added = [cut_like(s, ref) for s in nums.result().iter_columns()]
