@@ -772,6 +772,13 @@ def _evaluate(
             maintain_order="left",
         )["mid"]
     mc = mc.with_columns(*code_ints("mhts", "m"))
+    # s.5(3)'s sides of every good's and material's subheading (a superset of those the failing pairs ask),
+    # kept by the hook for its pairs (``run._exclusion_frame``)
+    sides = getattr(getattr(dm_exclusion, "frame", None), "sides", None)
+    if sides is not None:
+        m_codes = mc["mhts"]
+        ahead.ask("xs_good", functools.partial(sides, side="good"), lambda: [c[:6] for c in good_codes()])
+        ahead.ask("xs_material", functools.partial(sides, side="material"), lambda: m_codes.str.slice(0, 6).to_list())
     # SKU ids in the lines' order (``sku_ids``: one lookup per run of lines of the same parent)
     # (the ids cut as the lines are, and so the line numbers below: ``chunks``)
     sid = cut_like(sku_ids(lines, names, read_names), lines["parent_sku"])
@@ -1032,21 +1039,24 @@ def _evaluate(
     if dm_exclusion is not None and fails.height and getattr(dm_exclusion, "reads_six_digits", False):
         # The hook declares that its answer depends on six digits of each code: asked once per distinct
         # (subheading, subheading) with one representative pair (portfolios have far fewer of these).
-        keys = ["_g6", "_g6l", "_m6", "_m6l"]
-        fails = fails.with_columns(g6.alias("_g6"), g6l.alias("_g6l"), m6.alias("_m6"), m6l.alias("_m6l"))
-        firsts = fails.group_by(keys).agg(pl.col("sku").first(), pl.col("mid").first())
-        texts = firsts.select(*keys, ghts_of.alias("ghts"), m_of["mhts"].alias("mhts"))
-        pairs = texts.rename({"_g6": "_g6i", "_m6": "_m6i"}).with_columns(
-            pl.col("ghts").str.slice(0, 6).alias("_g6"), pl.col("mhts").str.slice(0, 6).alias("_m6")
+        # (the pair as one integer, six digits and the length each side: < 2**20 * 8 per side, so < 2**46;
+        # a group-by and a join on one integer key, not four)
+        fails = fails.with_columns(((g6 * 8 + g6l) * 2**23 + (m6 * 8 + m6l)).alias("_pk"))
+        firsts = fails.group_by("_pk").agg(pl.col("sku").first(), pl.col("mid").first())
+        pairs = firsts.select(
+            "_pk",
+            ghts_of.alias("ghts"),
+            m_of["mhts"].alias("mhts"),
+            ghts_of.str.slice(0, 6).alias("_g6"),
+            m_of["mhts"].str.slice(0, 6).alias("_m6"),
         )
         whole = getattr(dm_exclusion, "frame", None)
         if whole is not None:  # the hook answers every pair at once (``run._exclusion_frame``)
-            got = whole(pairs).select("_g6i", "_g6l", "_m6i", "_m6l", pl.col("excl").cast(pl.Int8))
+            got = whole(pairs).select("_pk", pl.col("excl").cast(pl.Int8))
         else:
             flags = [dm_exclusion(g, m) for g, m in pairs.select("ghts", "mhts").iter_rows()]
-            got = pairs.select("_g6i", "_g6l", "_m6i", "_m6l", pl.Series("excl", flags, pl.Int8))
-        answered = got.rename({"_g6i": "_g6", "_m6i": "_m6"})
-        fails = fails.join(answered, on=keys, how="left").with_columns(pl.col("excl").fill_null(0)).drop(keys)
+            got = pairs.select("_pk", pl.Series("excl", flags, pl.Int8))
+        fails = fails.join(got, on="_pk", how="left").with_columns(pl.col("excl").fill_null(0)).drop("_pk")
     elif dm_exclusion is not None and fails.height:
         texts = fails.select(ghts_of.alias("ghts"), m_of["mhts"].alias("mhts"), "sku", "mid")
         pairs = texts.select("ghts", "mhts").unique()
@@ -1999,20 +2009,36 @@ def _weight_needs(rows: pl.DataFrame, fails: pl.DataFrame, ln: pl.DataFrame, n_s
     out = pl.DataFrame(schema={"sku": pl.UInt32, "alt_idx": pl.Int32, "_wn": _NEEDS_TYPE})
     if not w.height:
         return out.cast({"alt_idx": rows.schema["alt_idx"]})
-    # the lines of those SKUs with their place in the bill (``materials[i]``, as the case lists them)
-    # (only the lines without a weight are named: the path is written for those alone)
-    at = _places(ln, _lines_of(ln, w["sku"], n_sku, "sku", "li", where=pl.col("wt").is_null()), n_sku).select(
-        "sku", "li", pl.format("materials[{}].weight_kg", "_i").alias("_p")
+    # the lines named, with their place in the bill (``materials[i]``, as the case lists them): only those
+    # without a weight, the path being written for those alone; the failing ones of every row, and every line
+    # of the apparel SKUs alone (a textile asks for no other: most rows are textile, and their bills' lines
+    # named one by one cost ten times the failing ones)
+    path = pl.format("materials[{}].weight_kg", "_i").alias("_p")
+    no_wt = pl.lit(ln["wt"]).gather(pl.col("li")).is_null()
+    # (the failing lines are first kept by a mask of the SKUs, a gather: the join is then over a few of them)
+    mine = pl.lit(pl.Series("mine", [False] * n_sku, pl.Boolean).scatter(w["sku"], True)).gather(pl.col("sku"))
+    fl = (
+        fails.lazy()
+        .filter(mine & no_wt)
+        .select("sku", "alt_idx", "li")
+        .collect()
+        .join(w, on=["sku", "alt_idx"], how="semi", maintain_order="left")
     )
     failing = (
-        fails.join(w, on=["sku", "alt_idx"], how="semi")
-        .select("sku", "alt_idx", "li")
-        .join(at.select("li", "_p"), on="li", how="inner")
+        _places(ln, fl, n_sku)
+        .select("sku", "alt_idx", "li", path)
         .sort("sku", "alt_idx", "li")
         .group_by("sku", "alt_idx", maintain_order=True)
         .agg(pl.col("_p").alias("_f"))
     )
-    every = at.group_by("sku", maintain_order=True).agg(pl.col("_p").alias("_e"))
+    apparel = w.filter(pl.col("_wk") == "apparel")["sku"]
+    every_at = _lines_of(ln, apparel, n_sku, "sku", "li", where=pl.col("wt").is_null())
+    every = (
+        _places(ln, every_at, n_sku)
+        .select("sku", path)
+        .group_by("sku", maintain_order=True)
+        .agg(pl.col("_p").alias("_e"))
+    )
     good_wt = pl.lit(["good.weight_kg"], _NEEDS_TYPE)
     return (
         w.join(failing, on=["sku", "alt_idx"], how="left")

@@ -171,7 +171,9 @@ def _memo(conn: sqlite3.Connection | None, key: str, fn: Callable[[], Any]) -> A
     # (asked from two threads at once: the kernel's and the one asking per-code answers ahead; the file is
     # loaded once under a lock, and an answer is returned as computed, never read back)
     path = _memo_file(conn)
-    if path is not None and _MEMO_STATE["loaded"] != path:
+    # (``is``, then ``!=``: a path compared by value costs more than the lookup it guards, tens of thousands of
+    # times per run; the entry of ``_MEMO_PATHS`` is the same object every time)
+    if path is not None and _MEMO_STATE["loaded"] is not path:
         with _MEMO_LOCK:
             if _MEMO_STATE["loaded"] != path:
                 import json
@@ -182,7 +184,7 @@ def _memo(conn: sqlite3.Connection | None, key: str, fn: Callable[[], Any]) -> A
                         got = json.loads(path.read_text())
                 _MEMO.clear()
                 _MEMO.update(got if isinstance(got, dict) else {})  # (a damaged memo only costs time)
-                _MEMO_STATE["loaded"] = path
+            _MEMO_STATE["loaded"] = path
     value = _MEMO.get(key, _ABSENT)
     if value is _ABSENT:
         value = _MEMO[key] = fn()
@@ -563,6 +565,8 @@ def _exclusion_frame(gen: Any, conn: sqlite3.Connection) -> Callable[[pl.DataFra
         )
         return pairs.join(out.drop("_cert"), on=["_g6", "_m6"], how="left")
 
+    # (the kernel asks the sides of its codes ahead, in a second thread: ``frame`` then finds them here)
+    frame.sides = sides  # type: ignore[attr-defined]
     return frame
 
 
