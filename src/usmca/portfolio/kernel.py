@@ -1370,8 +1370,10 @@ def _evaluate(
 def _fail_aggregates(fails: pl.DataFrame, p_dm: pl.DataFrame) -> pl.DataFrame:
     """Per (SKU, alternative) with failing lines: their count, value, s.5(3) exclusions, subheadings and weights,
     and the good's de minimis kind (``p_dm``: sku, dm_mode). The same for a bill and for its what-if variants."""
+    # (grouped on one integer key, ``_PAIR``, the SKU and alternative read back from it: a group-by on two
+    # columns hashes each row's encoding)
     return (
-        fails.group_by("sku", "alt_idx")
+        fails.group_by(_PAIR.alias("_k"))
         .agg(
             pl.len().alias("n_fail"),
             (pl.col("excl") == 2).sum().alias("n_x2"),
@@ -1381,6 +1383,11 @@ def _fail_aggregates(fails: pl.DataFrame, p_dm: pl.DataFrame) -> pl.DataFrame:
             pl.col("excl").max().alias("excl"),
             pl.col("wt").sum().alias("fail_wt"),
             pl.col("wt").is_null().any().alias("fail_wt_missing"),
+        )
+        .select(
+            (pl.col("_k") // 2**32).cast(fails.schema["sku"]).alias("sku"),
+            (pl.col("_k") % 2**32).cast(fails.schema["alt_idx"]).alias("alt_idx"),
+            pl.exclude("_k"),
         )
         .join(p_dm.select("sku", "dm_mode"), on="sku", how="left")
         .with_columns((pl.col("dm_mode") == "none").alias("dm_none"), pl.col("dm_mode").alias("dm_kind"))
@@ -1759,7 +1766,10 @@ def _what_if_candidates(
 
     # all of a good's unknown materials together: ``could`` grows with what is taken as originating, so a single
     # one can only make a good originate where all of them together may (or by (C), as its only one)
-    fu = unk_fail.group_by("sku", "alt_idx").agg(
+    # (pairs and lines of an alternative keyed by one integer each: ``_PAIR``, and the line id beside the
+    # alternative, which names the SKU too; a join on two or three columns hashes each row's encoding)
+    line_alt = pl.col("li").cast(pl.UInt64) * 2**32 + pl.col("alt_idx").cast(pl.UInt64)
+    fu = unk_fail.group_by(_PAIR.alias("_k")).agg(
         pl.len().alias("fu_n"),
         pl.col("val").sum().alias("fu_sum"),
         pl.col("_x2").sum().alias("fu_x2"),
@@ -1767,7 +1777,8 @@ def _what_if_candidates(
     )
     joint = (
         rows.join(per_sku, on="sku", how="inner")
-        .join(fu, on=["sku", "alt_idx"], how="left")
+        .with_columns(_PAIR.alias("_k"))
+        .join(fu, on="_k", how="left")
         .filter(
             could(
                 pl.col("fu_n").fill_null(0),
@@ -1784,11 +1795,8 @@ def _what_if_candidates(
     one = (
         unk.join(joint, on="sku", how="semi")
         .join(rows, on="sku", how="inner")
-        .join(
-            unk_fail.select("sku", "alt_idx", "li", pl.lit(True).alias("_f"), "_x2", "_o"),
-            on=["sku", "alt_idx", "li"],
-            how="left",
-        )
+        .with_columns(line_alt.alias("_la"))
+        .join(unk_fail.select(line_alt.alias("_la"), pl.lit(True).alias("_f"), "_x2", "_o"), on="_la", how="left")
     )
     f = pl.col("_f").fill_null(False)
     one = (
