@@ -1290,7 +1290,12 @@ def _evaluate(
             _weight_needs(open_dm, fails, ln, n_sku),
             _exclusion_needs(open_dm, fails, ln, m_of["mhts"], products["hts"], dm_exclusion),
         ):
-            rows = rows.join(got, on=["sku", "alt_idx"], how="left", maintain_order="left")
+            # (on one integer key, ``_PAIR``: a join on two columns hashes each row's encoding)
+            rows = (
+                rows.with_columns(_PAIR.alias("_k"))
+                .join(_keyed(got), on="_k", how="left", maintain_order="left")
+                .drop("_k")
+            )
         branch_needs = (
             rows.select(
                 "sku",
@@ -2031,18 +2036,20 @@ def _weight_needs(rows: pl.DataFrame, fails: pl.DataFrame, ln: pl.DataFrame, n_s
     no_wt = pl.lit(ln["wt"]).gather(pl.col("li")).is_null()
     # (the failing lines are first kept by a mask of the SKUs, a gather: the join is then over a few of them)
     mine = pl.lit(_per_sku("mine", n_sku, False, pl.Boolean).scatter(w["sku"], True)).gather(pl.col("sku"))
+    # (the rows' (SKU, alternative) pairs as one integer, ``_PAIR``)
+    w = w.with_columns(_PAIR.alias("_k"))
     fl = (
         fails.lazy()
         .filter(mine & no_wt)
-        .select("sku", "alt_idx", "li")
+        .select("sku", "li", _PAIR.alias("_k"))
+        .filter(pl.col("_k").is_in(w["_k"].implode()))
         .collect()
-        .join(w, on=["sku", "alt_idx"], how="semi", maintain_order="left")
     )
     failing = (
         _places(ln, fl, n_sku)
-        .select("sku", "alt_idx", "li", path)
-        .sort("sku", "alt_idx", "li")
-        .group_by("sku", "alt_idx", maintain_order=True)
+        .select("_k", "li", path)
+        .sort("_k", "li")
+        .group_by("_k", maintain_order=True)
         .agg(pl.col("_p").alias("_f"))
     )
     apparel = w.filter(pl.col("_wk") == "apparel")["sku"]
@@ -2055,7 +2062,7 @@ def _weight_needs(rows: pl.DataFrame, fails: pl.DataFrame, ln: pl.DataFrame, n_s
     )
     good_wt = pl.lit(["good.weight_kg"], _NEEDS_TYPE)
     return (
-        w.join(failing, on=["sku", "alt_idx"], how="left")
+        w.join(failing, on="_k", how="left")
         .join(every, on="sku", how="left")
         .select(
             "sku",
