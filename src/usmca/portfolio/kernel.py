@@ -458,13 +458,23 @@ def _branches_for_good(pa: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
     tg = tables.sets.filter(pl.col("set") == "target")
     if tg.height == 0:
         return pa
-    pairs = pa.select("alt_idx", "ghts").unique().join(tg, on="alt_idx", how="inner")
     inside = (_span(pl.col("ghts"), pl.col("width"), "0") >= pl.col("lo")) & (
         _span(pl.col("ghts"), pl.col("width"), "9") <= pl.col("hi")
     )
-    hit = pairs.with_columns(inside.alias("_in")).group_by("alt_idx", "ghts").agg(pl.col("_in").any())
-    out = pa.join(hit, on=["alt_idx", "ghts"], how="left")
-    return out.filter(pl.col("_in").is_null() | pl.col("_in")).drop("_in")
+    if tables.alts.height >= 2**25:  # (ids beyond the packed key's room: keyed by both columns)
+        pairs = pa.select("alt_idx", "ghts").unique().join(tg, on="alt_idx", how="inner")
+        hit = pairs.with_columns(inside.alias("_in")).group_by("alt_idx", "ghts").agg(pl.col("_in").any())
+        out = pa.join(hit, on=["alt_idx", "ghts"], how="left")
+        return out.filter(pl.col("_in").is_null() | pl.col("_in")).drop("_in")
+    # (the alternative and the good's code, a digit code of at most 10 digits, packed in one integer: its
+    # digits padded to 10 and its length, < 2**38, beside the alternative; a join on two columns, one of them
+    # text, hashes each row's encoding)
+    code = pl.col("ghts").str.pad_end(10, "0").cast(pl.Int64) * 16 + pl.col("ghts").str.len_chars().cast(pl.Int64)
+    keyed = pa.with_columns((pl.col("alt_idx").cast(pl.Int64) * 2**38 + code).alias("_ag"))
+    pairs = keyed.select("_ag", "alt_idx", "ghts").unique("_ag").join(tg, on="alt_idx", how="inner")
+    hit = pairs.with_columns(inside.alias("_in")).group_by("_ag").agg(pl.col("_in").any())
+    out = keyed.join(hit, on="_ag", how="left")
+    return out.filter(pl.col("_in").is_null() | pl.col("_in")).drop("_in", "_ag")
 
 
 _POW10 = {i: 10**i for i in range(11)}
