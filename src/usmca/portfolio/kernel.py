@@ -461,20 +461,18 @@ def _branches_for_good(pa: pl.DataFrame, tables: RuleTables) -> pl.DataFrame:
     inside = (_span(pl.col("ghts"), pl.col("width"), "0") >= pl.col("lo")) & (
         _span(pl.col("ghts"), pl.col("width"), "9") <= pl.col("hi")
     )
-    if tables.alts.height >= 2**25:  # (ids beyond the packed key's room: keyed by both columns)
-        pairs = pa.select("alt_idx", "ghts").unique().join(tg, on="alt_idx", how="inner")
-        hit = pairs.with_columns(inside.alias("_in")).group_by("alt_idx", "ghts").agg(pl.col("_in").any())
-        out = pa.join(hit, on=["alt_idx", "ghts"], how="left")
-        return out.filter(pl.col("_in").is_null() | pl.col("_in")).drop("_in")
-    # (the alternative and the good's code, a digit code of at most 10 digits, packed in one integer: its
-    # digits padded to 10 and its length, < 2**38, beside the alternative; a join on two columns, one of them
-    # text, hashes each row's encoding)
-    code = pl.col("ghts").str.pad_end(10, "0").cast(pl.Int64) * 16 + pl.col("ghts").str.len_chars().cast(pl.Int64)
-    keyed = pa.with_columns((pl.col("alt_idx").cast(pl.Int64) * 2**38 + code).alias("_ag"))
-    pairs = keyed.select("_ag", "alt_idx", "ghts").unique("_ag").join(tg, on="alt_idx", how="inner")
-    hit = pairs.with_columns(inside.alias("_in")).group_by("_ag").agg(pl.col("_in").any())
-    out = keyed.join(hit, on="_ag", how="left")
-    return out.filter(pl.col("_in").is_null() | pl.col("_in")).drop("_in", "_ag")
+    # (the alternative and the good's code, a digit code of at most 10 digits, packed in one integer where the
+    # alternatives' ids leave room: the code's digits padded to 10 and its length, < 2**38, beside the
+    # alternative; a join on two columns, one of them text, hashes each row's encoding)
+    if tables.alts.height < 2**25:
+        code = pl.col("ghts").str.pad_end(10, "0").cast(pl.Int64) * 16 + pl.col("ghts").str.len_chars().cast(pl.Int64)
+        pa, keys = pa.with_columns((pl.col("alt_idx").cast(pl.Int64) * 2**38 + code).alias("_ag")), ["_ag"]
+    else:
+        keys = ["alt_idx", "ghts"]
+    pairs = pa.select(*dict.fromkeys([*keys, "alt_idx", "ghts"])).unique(keys).join(tg, on="alt_idx", how="inner")
+    hit = pairs.with_columns(inside.alias("_in")).group_by(keys).agg(pl.col("_in").any())
+    out = pa.join(hit, on=keys, how="left")
+    return out.filter(pl.col("_in").is_null() | pl.col("_in")).drop("_in", "_ag", strict=False)
 
 
 _POW10 = {i: 10**i for i in range(11)}
@@ -2044,15 +2042,13 @@ def _weight_needs(rows: pl.DataFrame, fails: pl.DataFrame, ln: pl.DataFrame, n_s
     # named one by one cost ten times the failing ones)
     path = pl.format("materials[{}].weight_kg", "_i").alias("_p")
     no_wt = pl.lit(ln["wt"]).gather(pl.col("li")).is_null()
-    # (the failing lines are first kept by a mask of the SKUs, a gather: the join is then over a few of them)
-    mine = pl.lit(_per_sku("mine", n_sku, False, pl.Boolean).scatter(w["sku"], True)).gather(pl.col("sku"))
-    # (the rows' (SKU, alternative) pairs as one integer, ``_PAIR``)
+    # (the rows' (SKU, alternative) pairs as one integer, ``_PAIR``: the failing lines kept by a lookup of it)
     w = w.with_columns(_PAIR.alias("_k"))
     fl = (
         fails.lazy()
-        .filter(mine & no_wt)
-        .select("sku", "li", _PAIR.alias("_k"))
-        .filter(pl.col("_k").is_in(w["_k"].implode()))
+        .select("sku", "li", _PAIR.alias("_k"), no_wt.alias("_nw"))
+        .filter(pl.col("_nw") & pl.col("_k").is_in(w["_k"].implode()))
+        .drop("_nw")
         .collect()
     )
     failing = (

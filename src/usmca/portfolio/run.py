@@ -238,7 +238,7 @@ def screen(products: pl.DataFrame, on: dt.date, conn: sqlite3.Connection | None,
     keys = products.select("hts", "use", "date").unique()
     reasons: list[str | None] = []
     # Every answer below reads six digits of the code (the memo keys say so): asked once per subheading, use
-    # and date, not per tariff item (a third of the calls on a real catalogue).
+    # and date, not per tariff item (4,875 keys for 15,431 codes on the benchmark catalogue).
     seen: dict[tuple[str, str | None, dt.date | None], str | None] = {}
     for hts, use, when in keys.iter_rows():
         six = (hts[:6], use, when)
