@@ -352,3 +352,45 @@ def test_a_declaration_without_a_certificate_is_named_so(tmp_path: Path) -> None
     pf = read_portfolio(tmp_path / "p.csv", tmp_path / "b.csv", tmp_path / "d.csv", on=ON)
     (err,) = pf.errors
     assert err.problem.startswith("declared originating (no certificate id) but produced outside")
+
+
+def test_parquet_statistics_change_nothing_read(tmp_path: Path) -> None:
+    """A Parquet file's statistics spare reading a column empty throughout and the empty-cell pass over columns
+    without an empty cell; the bill reads the same with and without them (empty text, blanks and nulls
+    included), row errors too."""
+    prods = pl.DataFrame(
+        {
+            "sku": ["A", "B"],
+            "hts": ["9401.20.00.00"] * 2,
+            "country_of_production": ["MX"] * 2,
+            "transaction_value": ["100"] * 2,
+        }
+    )
+    n = 40
+    bom = pl.DataFrame(
+        {
+            "parent_sku": ["A" if i < 25 else "B" for i in range(n)],
+            "component_id": [f"c{i}" if i != 7 else " c7" for i in range(n)],
+            "description": pl.Series([None] * n, dtype=pl.String),  # empty throughout
+            "component_hts": ["7318.15"] * n,
+            "value": [str(1 + i % 3) if i != 30 else "" for i in range(n)],  # one empty text cell: a row error
+            "origin": [None if i % 4 == 0 else ("" if i % 4 == 1 else "non_originating") for i in range(n)],
+            "country": pl.Series([None] * 10 + ["MX"] * (n - 10), dtype=pl.String),  # a piece without a value
+            "supplier": [f"S{i % 3}" for i in range(n)],
+        }
+    )
+    prods.write_parquet(tmp_path / "p.parquet")
+    (tmp_path / "d.csv").write_text("supplier,originating,certificate_id\nS0,yes,C-1\n")
+    got = {}
+    for stats in (True, False):
+        path = tmp_path / f"b{stats}.parquet"
+        bom.write_parquet(path, row_group_size=10, statistics=stats)
+        got[stats] = read_portfolio(tmp_path / "p.parquet", path, tmp_path / "d.csv", on=ON)
+    with_stats, without = got[True], got[False]
+    assert with_stats.bom.equals(without.bom)
+    assert with_stats.products.equals(without.products)
+    assert [{**e.as_dict(), "file": None} for e in with_stats.errors] == [
+        {**e.as_dict(), "file": None} for e in without.errors
+    ]
+    assert any(e.field == "value" and e.row == 31 for e in with_stats.errors)
+    assert with_stats.bom["description"].null_count() == with_stats.bom.height

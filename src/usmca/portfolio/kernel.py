@@ -1279,7 +1279,10 @@ def _evaluate(
                 parts_nom=parts_nom,
                 per_code=per_code,
                 vehicle=vflags,
-                n_nonorig=agg.select("sku", "n_nonorig"),
+                # (by SKU id: the what-ifs look a good's count up by position, not by a join of a million rows)
+                n_nonorig=_per_sku("n_nonorig", n_sku, None, agg.schema["n_nonorig"]).scatter(
+                    agg["sku"], agg["n_nonorig"]
+                ),
             ),
         )
         if what_if
@@ -1357,17 +1360,19 @@ def _evaluate(
     schema = pl.Schema({**RESULT_SCHEMA, "sku": pl.UInt32()})
     results = pl.concat([o, c, nb, res.select(list(RESULT_SCHEMA))], how="vertical_relaxed").cast(schema)
     wi = wi_later.result() if wi_later is not None else None
-    if wi is not None:
-        results = (
-            results.join(wi, on="sku", how="left", maintain_order="left")
-            .with_columns(
-                pl.when(pl.col("_wi").is_not_null())
-                .then(pl.concat_list("needs", "_wi"))
-                .otherwise(pl.col("needs"))
-                .alias("needs")
-            )
-            .drop("_wi")
+    if wi is not None and wi.height:
+        # The lists are joined on the rows of goods with what-ifs alone (a tenth of them), found by position, and
+        # put back among the others by their row numbers: a join and a list operation over every row took twice
+        # as long.
+        at = _per_sku("_r", n_sku, None, pl.UInt32).scatter(
+            results["sku"], pl.int_range(results.height, dtype=pl.UInt32, eager=True)
         )
+        wi = wi.with_columns(pl.lit(at).gather(pl.col("sku")).alias("_r")).drop_nulls("_r")
+        joined = pl.DataFrame([wi["_r"], results["needs"].gather(wi["_r"]), wi["_wi"]]).select(
+            "_r", pl.concat_list("needs", "_wi").alias("needs")
+        )
+        kept = results.select("needs").with_row_index("_r").filter(~pl.col("_r").is_in(wi["_r"].implode()))
+        results = results.with_columns(pl.concat([kept, joined]).sort("_r")["needs"])
     fb = (
         pl.concat(fallback).unique("sku", keep="first", maintain_order=True)
         if fallback
@@ -1698,7 +1703,7 @@ def _what_if_candidates(
     n_sku: int,
     fixed_facts: pl.Series,
     noted_skus: pl.Series,
-    n_nonorig: pl.DataFrame,
+    n_nonorig: pl.Series,
 ) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame]:
     """Which variants of the bills of goods not originating might originate: each material of unknown origin
     taken as originating alone (lines: sku, li) and, where a good has several, all of them together (goods:
@@ -1724,10 +1729,11 @@ def _what_if_candidates(
     per_sku = (
         unk.group_by("sku")
         .agg(pl.len().alias("n_unk"), pl.col("val").sum().alias("u_sum"))
-        .join(n_nonorig, on="sku", how="left")
+        .with_columns(pl.lit(n_nonorig).gather(pl.col("sku")).alias("n_nonorig"))
     )
     unk = unk.join(per_sku, on="sku")
-    rows = a.join(per_sku.select("sku"), on="sku", how="semi").select(
+    # (the columns read, then the rows: a semi join of the whole frame copies its fifty columns)
+    rows = a.select(
         "sku",
         "alt_idx",
         "n_fail",
@@ -1755,7 +1761,7 @@ def _what_if_candidates(
         )
         .fill_null(False)
         .alias("b_shut"),
-    )
+    ).join(per_sku.select("sku"), on="sku", how="semi")
     unk_fail = fails.select(
         "sku", "alt_idx", "li", "val", (pl.col("excl") == 2).alias("_x2"), pl.col("same").not_().alias("_o")
     ).filter(pl.lit(ln["unk"]).gather(pl.col("li")))
@@ -1901,7 +1907,7 @@ class _Verdicts:
     alternatives (``pa``), failing lines (``fails``), non-originating lines (``nl``), the goods' own columns
     (``sku_base``), de minimis kinds (``p_dm``), material codes (``mc``), per-code answers (``parts_nom``,
     ``per_code``), vehicle flags (``vehicle``: sku, veh, v_unres, v_needs) and non-originating line counts
-    (``n_nonorig``: sku, n_nonorig)."""
+    (``n_nonorig``: by SKU id, null for a SKU without lines)."""
 
     pa: pl.DataFrame
     fails: pl.DataFrame
@@ -1913,7 +1919,7 @@ class _Verdicts:
     parts_nom: pl.DataFrame
     per_code: pl.DataFrame
     vehicle: pl.DataFrame
-    n_nonorig: pl.DataFrame
+    n_nonorig: pl.Series
 
 
 def _variants_originating(variants: pl.DataFrame, flipped: pl.DataFrame, bill: _Verdicts) -> pl.Series:
@@ -1926,7 +1932,8 @@ def _variants_originating(variants: pl.DataFrame, flipped: pl.DataFrame, bill: _
     gone = flipped.group_by("_v").agg(pl.len().alias("_n"), pl.col("val").sum().alias("_val"))
     v = (
         variants.join(gone, on="_v", how="inner")
-        .join(bill.n_nonorig, on="sku", how="inner")  # (every variant's good is among them)
+        # (every variant's good has lines)
+        .with_columns(pl.lit(bill.n_nonorig).gather(pl.col("sku")).alias("n_nonorig"))
         .join(bill.vehicle, on="sku", how="inner")
     )
     # (C) s.3(3): every material originating; a vehicle stays open on its other Part 6 requirements
@@ -1934,11 +1941,20 @@ def _variants_originating(variants: pl.DataFrame, flipped: pl.DataFrame, bill: _
     v = v.filter(pl.col("n_nonorig") > pl.col("_n")).select("_v", "sku", "_val")
     # the rest: the variant's rows as the bill's, keyed by the variant (``sku`` := ``_v``), less its flipped lines
     by_v = v.select("_v", "sku")
+    # (a variant's line as one integer key: a join on two columns hashes each row's encoding)
+    v_li = pl.col("_v").cast(pl.UInt64) * 2**32 + pl.col("li").cast(pl.UInt64)
+    gone_li = flipped.select(v_li.alias("_vl"))["_vl"].implode()
 
-    def of_variants(df: pl.DataFrame, lines: bool = False) -> pl.DataFrame:
-        out = by_v.join(df, on="sku", how="inner")
+    def of_variants(df: pl.DataFrame, lines: bool = False, only: pl.Series | None = None) -> pl.DataFrame:
+        """``df``'s rows of each variant's good, keyed by the variant; ``lines``: less its flipped lines;
+        ``only``: of those variants alone."""
+        vs = by_v if only is None else by_v.filter(pl.col("_v").is_in(only.implode()))
+        # the variants' goods by SKU id: the frame's rows of other goods are dropped by a lookup by position
+        # before the join (which would otherwise probe every line of the bill)
+        mine = _per_sku("mine", bill.n_nonorig.len(), False, pl.Boolean).scatter(vs["sku"], True)
+        out = vs.join(df.filter(pl.lit(mine).gather(pl.col("sku"))), on="sku", how="inner")
         if lines:
-            out = out.join(flipped.select("_v", "li"), on=["_v", "li"], how="anti")
+            out = out.filter(~v_li.is_in(gone_li))
         return out.drop("sku").rename({"_v": "sku"})
 
     pa = of_variants(bill.pa)
@@ -1953,7 +1969,10 @@ def _variants_originating(variants: pl.DataFrame, flipped: pl.DataFrame, bill: _
         .rename({"_v": "sku"})
         .with_columns(_within_10(pl.col("vnm")).alias("s54"))
     )
-    nl = of_variants(bill.nl.select("sku", "li", "mid"), lines=True)
+    # (the fact checks read the lines only of goods with an alternative whose proviso names materials)
+    provisos = bill.tables.facts.filter(pl.col("cond").is_not_null())["alt_idx"].unique()
+    asks = pa.filter(pl.col("alt_idx").is_in(provisos.implode()))["sku"].unique()
+    nl = of_variants(bill.nl.select("sku", "li", "mid"), lines=True, only=asks)
     fx = _fact_checks(pa.select("sku", "alt_idx"), nl.select("sku", "mid"), bill.mc, bill.tables)
     a = _branch_verdicts(pa.drop("ghts"), alt_fail, sku_base, fx, bill.parts_nom)
     # the reported alternative's (B) verdict is the best of them (``_pref``: passing, else undecided, else failed)

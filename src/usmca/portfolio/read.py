@@ -152,6 +152,7 @@ def read_table(path: Path, columns: Iterable[str], required: Iterable[str], *, s
     try:
         lf, first_row = _read_raw(path, suffix)
         names = lf.collect_schema().names()
+        facts = _parquet_facts(path) if suffix in (".parquet", ".pq") else {}
     except InputError:
         raise
     except Exception as exc:  # polars, pyarrow, zipfile, openpyxl and decoding errors all mean the same here
@@ -178,21 +179,24 @@ def read_table(path: Path, columns: Iterable[str], required: Iterable[str], *, s
             f"expected columns: {', '.join(columns)}",
         )
     cols = list(columns)
+    by_name = {c.strip().lower(): facts[c] for c in names if c in facts}
+
+    def cell(c: str) -> pl.Expr:
+        # (a column the statistics say is empty throughout is not read: held as one value, as below)
+        if c not in present or by_name.get(c) == _ALL_NULL:
+            return pl.lit(None, pl.String).alias(c)
+        text = pl.col(c).cast(pl.String)
+        return (text.str.strip_chars(BLANKS) if strip else text).alias(c)
+
     # One lazy query (read, keep the known columns, strip blanks) so no full-width text copy is held twice.
     # Strip blanks; an empty cell is unknown (null), never zero.
-    lf = lf.select(
-        [
-            (pl.col(c).cast(pl.String).str.strip_chars(BLANKS) if strip else pl.col(c).cast(pl.String)).alias(c)
-            if c in present
-            else pl.lit(None, pl.String).alias(c)
-            for c in cols
-        ]
-    ).with_columns(
+    lf = lf.select(cell(c) for c in cols).with_columns(
         # empty -> null by length, not ``replace("", None)``: that builds a hash map per column and doubled
-        # the peak memory of a 20-million-line read
+        # the peak memory of a 20-million-line read (not needed where the statistics say no cell is empty
+        # and none is stripped)
         pl.when(pl.col(c).str.len_bytes() > 0).then(pl.col(c)).alias(c)
         for c in cols
-        if c in present
+        if c in present and (strip or by_name.get(c) is None)
     )
     try:
         df = lf.collect()
@@ -207,6 +211,51 @@ def read_table(path: Path, columns: Iterable[str], required: Iterable[str], *, s
     row = pl.int_range(first_row, first_row + df.height, dtype=pl.Int64, eager=True).alias("_row")
     ref = pieces(df)
     return df.insert_column(0, row if ref is None else cut_like(row, ref))
+
+
+_ALL_NULL = "all null"
+_FILLED = "no empty cell"
+
+
+def _parquet_facts(path: Path) -> dict[str, object]:
+    """What a Parquet file's statistics say of each text column, where every row group has them: ``_ALL_NULL``
+    (no value) or ``_FILLED`` (no empty text; nulls may be). The bounds stay bounds where a writer truncates
+    them (the format requires it), so a least value above "" means no empty cell. A column the statistics say
+    nothing of is read as any other."""
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except Exception:  # (the read proper reports an unreadable file)
+        return {}
+    out: dict[str, object] = {}
+    schema = meta.schema
+    for i in range(meta.num_columns):
+        col = schema.column(i)
+        top = col.path == col.name and col.max_repetition_level == 0 and col.max_definition_level <= 1
+        if not top or col.physical_type != "BYTE_ARRAY":
+            continue
+        nulls, lows, known = 0, set(), meta.num_row_groups > 0
+        for r in range(meta.num_row_groups):
+            st = meta.row_group(r).column(i).statistics
+            rows = meta.row_group(r).num_rows
+            if st is None or not st.has_null_count:
+                known = False
+                break
+            nulls += st.null_count
+            if st.null_count == rows:
+                continue
+            if not st.has_min_max:
+                known = False
+                break
+            lows.add(st.min)
+        if not known:
+            continue
+        if nulls == meta.num_rows:
+            out[col.name] = _ALL_NULL
+        elif lows and all(isinstance(v, str) and v > "" for v in lows):
+            out[col.name] = _FILLED
+    return out
 
 
 def _unreadable(path: Path, suffix: str, exc: BaseException) -> InputError:
