@@ -1295,7 +1295,8 @@ def _evaluate(
     if undecided.height:
         keep = _per_sku("keep", n_sku, False, pl.Boolean).scatter(undecided["sku"], True)
         b_pend, d_pend = pl.col("b_v") == U, pl.col("d_v") == U
-        rows = a.filter(pl.lit(keep).gather(pl.col("sku")) & (b_pend | d_pend))  # (in SKU, alternative order)
+        # (in SKU, alternative order; lazily, so only the columns read below are copied, not a's fifty)
+        rows = a.lazy().filter(pl.lit(keep).gather(pl.col("sku")) & (b_pend | d_pend)).select(_NEEDS_READ).collect()
         open_dm = rows.filter(b_pend & (pl.col("shift_v") == U))
         for got in (
             _weight_needs(open_dm, fails, ln, n_sku),
@@ -1307,47 +1308,7 @@ def _evaluate(
                 .join(_keyed(got), on="_k", how="left", maintain_order="left")
                 .drop("_k")
             )
-        branch_needs = (
-            rows.select(
-                "sku",
-                pl.when(b_pend)
-                .then(
-                    pl.concat_list(
-                        pl.when(_P6_OPEN).then(pl.col("p6_needs")).otherwise(EMPTY),
-                        pl.col("f_needs").fill_null(EMPTY),
-                        # what de minimis lacks, asked by the shift test: the value base, or weights
-                        pl.when(pl.col("dm_nobase"))
-                        .then(pl.lit([NEED_DM_BASE], _NEEDS_TYPE))
-                        .otherwise(pl.coalesce("_wn", "_xn").fill_null(EMPTY)),
-                        pl.when(pl.col("has_rvc") & (pl.col("rvc_v") == U))
-                        .then(_rvc_needs(pl.col("b_tv"), pl.col("b_nc")))
-                        .otherwise(EMPTY),
-                    )
-                )
-                .otherwise(EMPTY)
-                .alias("_bn"),
-                pl.when(d_pend)
-                .then(
-                    pl.concat_list(
-                        pl.when(pl.col("d_ap") == U)
-                        .then(
-                            pl.when(pl.col("ghts").str.slice(4, 2) == "00")
-                            .then(pl.lit([_NEED_PARTS_HEADING], _NEEDS_TYPE))
-                            .otherwise(pl.lit([_NEED_PARTS_SUB], _NEEDS_TYPE))
-                        )
-                        .otherwise(EMPTY),
-                        pl.when(_rvc_verdict(pl.col("d_tv"), pl.col("d_nc")) == U)
-                        .then(_rvc_needs(pl.col("d_tv"), pl.col("d_nc")))
-                        .otherwise(EMPTY),
-                    )
-                )
-                .otherwise(EMPTY)
-                .alias("_dn"),
-            )
-            .group_by("sku", maintain_order=True)
-            .agg(pl.col("_bn").explode().drop_nulls(), pl.col("_dn").explode().drop_nulls())
-            .select("sku", pl.concat_list("_bn", "_dn").list.unique(maintain_order=True).alias("_bd"))
-        )
+        branch_needs = _branch_needs(rows)
         undecided = undecided.join(branch_needs, on="sku", how="left", maintain_order="left").with_columns(
             pl.col("_bd").fill_null(EMPTY).alias("needs")
         )
@@ -1385,6 +1346,69 @@ def _evaluate(
     return KernelResult(results=named(results).cast(RESULT_SCHEMA), fallback=named(fb))
 
 
+def _branch_needs(rows: pl.DataFrame) -> pl.DataFrame:
+    """What each undecided good's pending branches ask (``rows``: its branch verdicts, ``_NEEDS_READ``, with the
+    weights' and exclusions' needs ``_wn``, ``_xn``), in the branches' order, those of (B) first and then those
+    of the parts fallback, each once: sku, _bd (a good asking nothing has no row)."""
+    b_pend, d_pend = pl.col("b_v") == U, pl.col("d_v") == U
+    r = rows.with_row_index("_r")
+
+    def asked(when: pl.Expr, phase: int, part: int, needs: pl.Expr) -> pl.LazyFrame:
+        return (
+            r.lazy()
+            .filter(when)
+            .select(
+                "sku", "_r", pl.lit(phase, pl.UInt8).alias("_ph"), pl.lit(part, pl.UInt8).alias("_q"), needs.alias("_x")
+            )
+        )
+
+    # Each part's lists on the rows that ask it, one need per row once exploded, put in order (the good, (B)
+    # before (D), the branch, the part, the list's own order) and gathered per good: concatenating four list
+    # columns row by row cost twice the time.
+    parts = [
+        asked(b_pend & _P6_OPEN, 0, 0, pl.col("p6_needs")),
+        asked(b_pend, 0, 1, pl.col("f_needs")),
+        # what de minimis lacks, asked by the shift test: the value base, or weights
+        asked(
+            b_pend,
+            0,
+            2,
+            pl.when(pl.col("dm_nobase")).then(pl.lit([NEED_DM_BASE], _NEEDS_TYPE)).otherwise(pl.coalesce("_wn", "_xn")),
+        ),
+        asked(b_pend & pl.col("has_rvc") & (pl.col("rvc_v") == U), 0, 3, _rvc_needs(pl.col("b_tv"), pl.col("b_nc"))),
+        asked(
+            d_pend & (pl.col("d_ap") == U),
+            1,
+            0,
+            pl.when(pl.col("ghts").str.slice(4, 2) == "00")
+            .then(pl.lit([_NEED_PARTS_HEADING], _NEEDS_TYPE))
+            .otherwise(pl.lit([_NEED_PARTS_SUB], _NEEDS_TYPE)),
+        ),
+        asked(
+            d_pend & (_rvc_verdict(pl.col("d_tv"), pl.col("d_nc")) == U),
+            1,
+            1,
+            _rvc_needs(pl.col("d_tv"), pl.col("d_nc")),
+        ),
+    ]
+    return (
+        pl.concat(parts)
+        .explode("_x")
+        .drop_nulls("_x")
+        .sort("sku", "_ph", "_r", "_q", maintain_order=True)
+        .group_by("sku", maintain_order=True)
+        .agg(pl.col("_x").unique(maintain_order=True).alias("_bd"))
+        .collect()
+    )
+
+
+# the columns of the branch verdicts (``_branch_verdicts``) the undecided goods' needs read
+_NEEDS_READ = (
+    *("sku", "alt_idx", "ghts", "b_v", "d_v", "shift_v", "rvc_v", "d_ap", "has_rvc", "p6_needs", "f_needs"),
+    *("dm_nobase", "dm_kind", "fail_val", "excl", "tv", "tc", "nc", "vnm", "s54", "b_tv", "b_nc", "d_tv", "d_nc"),
+)
+
+
 def _fail_aggregates(fails: pl.DataFrame, p_dm: pl.DataFrame) -> pl.DataFrame:
     """Per (SKU, alternative) with failing lines: their count, value, s.5(3) exclusions, subheadings and weights,
     and the good's de minimis kind (``p_dm``: sku, dm_mode). The same for a bill and for its what-if variants."""
@@ -1416,10 +1440,9 @@ def _fail_aggregates(fails: pl.DataFrame, p_dm: pl.DataFrame) -> pl.DataFrame:
 def _blockers(fails: pl.DataFrame, at: pl.DataFrame, comps: pl.Series) -> pl.DataFrame:
     """The components of the failing lines of each (SKU, alternative) of ``at``, in line order, each once
     (``comps``: the component of each line by ``li``). Columns sku, fail_comps."""
-    lines = fails.select("sku", "li", _PAIR.alias("_k")).filter(
-        pl.col("_k").is_in(at.select(_PAIR.alias("_k"))["_k"].implode())
-    )
-    lines = lines.with_columns(comps.gather(lines["li"]).alias("comp"))
+    # (one lazy pass that keeps the lines of those pairs, ``_PAIR``, and copies only their SKU and line)
+    lines = fails.lazy().filter(_PAIR.is_in(at.select(_PAIR)["sku"].implode())).select("sku", "li").collect()
+    lines = _sorted_flag(lines.with_columns(comps.gather(lines["li"]).alias("comp")))
     # in line order (the failing lines usually are already: then no sort per group)
     comp = pl.col("comp") if lines["li"].is_sorted() else pl.col("comp").sort_by("li")
     return lines.group_by("sku").agg(comp.unique(maintain_order=True).alias("fail_comps"))
@@ -2086,23 +2109,20 @@ def _weight_needs(rows: pl.DataFrame, fails: pl.DataFrame, ln: pl.DataFrame, n_s
         .agg(pl.col("_p").alias("_e"))
     )
     good_wt = pl.lit(["good.weight_kg"], _NEEDS_TYPE)
-    return (
-        w.join(failing, on="_k", how="left")
+    w = w.join(failing, on="_k", how="left")
+    # (each kind's lists on its own rows: a when/then builds both on every row, and the apparel's set union is
+    # the costly one; the caller joins the rows by key, in any order)
+    textile = w.filter(pl.col("_wk") == "textile").select(
+        "sku", "alt_idx", pl.concat_list(pl.col("_f").fill_null(EMPTY), good_wt).alias("_wn")
+    )
+    both = pl.concat_list(pl.col("_f").fill_null(EMPTY), pl.col("_e").fill_null(EMPTY)).list.unique(maintain_order=True)
+    apparel_wn = (
+        w.filter(pl.col("_wk") == "apparel")
         .join(every, on="sku", how="left")
-        .select(
-            "sku",
-            "alt_idx",
-            pl.when(pl.col("_wk") == "textile")
-            .then(pl.concat_list(pl.col("_f").fill_null(EMPTY), good_wt))
-            .otherwise(
-                pl.concat_list(pl.col("_f").fill_null(EMPTY), pl.col("_e").fill_null(EMPTY)).list.unique(
-                    maintain_order=True
-                )
-            )
-            .alias("_wn"),
-        )
+        .select("sku", "alt_idx", both.alias("_wn"))
         .with_columns(pl.when(pl.col("_wn").list.len() > 0).then(pl.col("_wn")).otherwise(good_wt).alias("_wn"))
     )
+    return pl.concat([textile, apparel_wn])
 
 
 def _exclusion_needs(
@@ -2124,12 +2144,15 @@ def _exclusion_needs(
     out = pl.DataFrame(schema={"sku": pl.UInt32, "alt_idx": rows.schema["alt_idx"], "_xn": _NEEDS_TYPE})
     if not w.height or facts is None:
         return out
+    # (the rows' (SKU, alternative) pairs as one integer, ``_PAIR``: the failing lines kept by a lookup of it, in
+    # one lazy pass that copies only the lines kept)
     lines = (
-        fails.join(w, on=["sku", "alt_idx"], how="semi")
-        .filter(pl.col("excl") == 1)
+        fails.lazy()
+        .filter((pl.col("excl") == 1) & _PAIR.is_in(w.select(_PAIR)["sku"].implode()))
         .select("sku", "alt_idx", "li", pl.lit(ghts).gather(pl.col("sku")).alias("g"), mhts.alias("m"))
         .with_columns(pl.lit(ln["comp"]).gather(pl.col("li")).alias("label"))
         .sort("sku", "alt_idx", "li")
+        .collect()
     )
     # (asked once per pair of subheadings, as the hook reads six digits of each code)
     six = [pl.col("g").str.slice(0, 6).alias("g6"), pl.col("m").str.slice(0, 6).alias("m6")]
