@@ -1070,7 +1070,10 @@ def _evaluate(
         else:
             flags = [dm_exclusion(g, m) for g, m in pairs.select("ghts", "mhts").iter_rows()]
             got = pairs.select("_pk", pl.Series("excl", flags, pl.Int8))
-        fails = fails.join(got, on="_pk", how="left").with_columns(pl.col("excl").fill_null(0)).drop("_pk")
+        # (each line's answer looked up in place: a join would copy every column of the failing lines)
+        fails = fails.with_columns(
+            pl.col("_pk").replace_strict(got["_pk"], got["excl"], default=0, return_dtype=pl.Int8).alias("excl")
+        ).drop("_pk")
     elif dm_exclusion is not None and fails.height:
         texts = fails.select(ghts_of.alias("ghts"), m_of["mhts"].alias("mhts"), "sku", "mid")
         pairs = texts.select("ghts", "mhts").unique()

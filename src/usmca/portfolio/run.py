@@ -548,17 +548,21 @@ def _exclusion_frame(gen: Any, conn: sqlite3.Connection) -> Callable[[pl.DataFra
         return pl.DataFrame(rows, schema=schema, orient="row"), bad
 
     def frame(pairs: pl.DataFrame) -> pl.DataFrame:
-        keys = pairs.select("_g6", "_m6").unique()
-        gx, g_bad = table(keys["_g6"].unique().to_list(), "good", "_g6")
-        mx, m_bad = table(keys["_m6"].unique().to_list(), "material", "_m6")
+        goods, materials = pairs["_g6"].unique(), pairs["_m6"].unique()
+        gx, g_bad = table(goods.to_list(), "good", "_g6")
+        mx, m_bad = table(materials.to_list(), "material", "_m6")
+        k_goods = [c for c in goods.to_list() if k_scope.contains(c[:2])]
+        # Each row answered in place: the exceptions are joined only on the rows whose two codes some exception
+        # names (a join of every pair's two texts, and back, cost twice the time).
+        at = pairs.select("_g6", "_m6").with_row_index("_i")
         named = (
-            keys.join(gx, on="_g6")
+            at.filter(pl.col("_g6").is_in(gx["_g6"].implode()) & pl.col("_m6").is_in(mx["_m6"].implode()))
+            .join(gx, on="_g6")
             .join(mx, on=["_m6", "_exc"])
-            .group_by("_g6", "_m6")
+            .group_by("_i")
             .agg((pl.col("_g6_cert") & pl.col("_m6_cert")).any().alias("_cert"))
         )
-        k_goods = [c for c in keys["_g6"].unique().to_list() if k_scope.contains(c[:2])]
-        out = keys.join(named, on=["_g6", "_m6"], how="left").with_columns(
+        excl = at.join(named, on="_i", how="left", maintain_order="left").select(
             pl.when(pl.col("_g6").is_in(k_goods) & (pl.col("_g6") == pl.col("_m6")))
             .then(2)
             .when(pl.col("_g6").is_in(g_bad) | pl.col("_m6").is_in(m_bad))
@@ -571,7 +575,7 @@ def _exclusion_frame(gen: Any, conn: sqlite3.Connection) -> Callable[[pl.DataFra
             .cast(pl.Int8)
             .alias("excl")
         )
-        return pairs.join(out.drop("_cert"), on=["_g6", "_m6"], how="left")
+        return pairs.with_columns(excl["excl"])
 
     # (the kernel asks the sides of its codes ahead, in a second thread: ``frame`` then finds them here)
     frame.sides = sides  # type: ignore[attr-defined]
