@@ -937,7 +937,8 @@ def _evaluate(
     # --- per (SKU, alternative, non-originating line): the tariff shift
     pa = p.select("sku", "ghts", "rule_idx").join(tables.alts, on="rule_idx", how="inner")
     # (in SKU order, and marked so, as the lines are)
-    pa = _sorted_flag(_branches_for_good(pa, tables).sort("sku", "alt_idx"))
+    # (sorted on one integer key, ``_PAIR``, unique per row: a sort on two columns encodes each row first)
+    pa = _sorted_flag(_branches_for_good(pa, tables).sort(_PAIR))
     # A rule covering the code whose branches are all written for other codes of its scope (a scope extended
     # to a new HS 2022 subheading by correlation): (B) is undecided on the classification, and (D) has no
     # branch to weigh (``determine._psr``, ``_parts``); answered at the end, with Schedule 2. A vehicle among
@@ -1466,6 +1467,23 @@ def _keyed(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(_PAIR.alias("_k")).drop("sku", "alt_idx")
 
 
+def _with_sku_columns(df: pl.DataFrame, per_sku: pl.DataFrame) -> pl.DataFrame:
+    """``df`` with the columns of ``per_sku`` (one row per SKU id) beside each row of its SKU, rows of SKUs not
+    there dropped: an inner join on sku, in ``df``'s order, the rows found by position (a join hashes every
+    row and copies ``df``'s columns; this gathers only the new ones)."""
+    if not df.height or not per_sku.height:
+        return df.join(per_sku, on="sku", maintain_order="left")
+    top = max(int(df["sku"].max()), int(per_sku["sku"].max())) + 1  # type: ignore[arg-type]
+    at = pl.repeat(None, top, dtype=pl.UInt32, eager=True).scatter(
+        per_sku["sku"], pl.int_range(per_sku.height, dtype=pl.UInt32, eager=True)
+    )
+    idx = at.gather(df["sku"])
+    if idx.null_count():
+        keep = idx.is_not_null()
+        df, idx = df.filter(keep), idx.filter(keep)
+    return df.hstack(per_sku.drop("sku").select(pl.all().gather(idx)))
+
+
 def _branch_verdicts(
     pa: pl.DataFrame, alt_fail: pl.DataFrame, sku_base: pl.DataFrame, fx: pl.DataFrame, parts_nom: pl.DataFrame
 ) -> pl.DataFrame:
@@ -1478,7 +1496,7 @@ def _branch_verdicts(
     a = (
         pa.with_columns(_PAIR.alias("_k"))
         .join(_keyed(alt_fail), on="_k", how="left", maintain_order="left")
-        .join(sku_base, on="sku", maintain_order="left")
+        .pipe(_with_sku_columns, sku_base)
         .with_columns(
             pl.col("n_fail").fill_null(0),
             pl.col("fail_val").fill_null(0),
