@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from usmca.nomenclature.codes import CodeSet
 from usmca.portfolio.kernel import (
+    KINDS,
     RuleTables,
     code_ints,
     evaluate,
@@ -18,6 +19,8 @@ from usmca.portfolio.kernel import (
     member_keys,
     membership,
     shift_allows,
+    shift_columns,
+    shift_fails,
 )
 from usmca.portfolio.read import check_portfolio
 from usmca.rules.grammar import TariffShift
@@ -375,6 +378,9 @@ def test_vectorized_shift_equals_grammar(shift: TariffShift, pairs: list[tuple[s
     assert by_keys.equals(joined.select("in_except", "in_from", "in_group")), (by_keys, joined)
     flagged = pl.concat([ints.drop("in_except", "in_from", "in_group"), by_keys], how="horizontal")
     assert flagged.with_columns(shift_allows(ints=True).alias("ok"))["ok"].to_list() == want
+    # the streamed form: the alternative's parts computed once (``shift_columns``), then each line's verdict
+    parts = shift_columns(flagged.with_columns(pl.col("kind").cast(pl.Enum(KINDS))))
+    assert parts.select(shift_fails()).to_series().to_list() == [not w for w in want]
 
 
 def test_member_keys_at_the_edges_of_a_range() -> None:

@@ -523,6 +523,51 @@ def shift_allows(ints: bool = False) -> pl.Expr:
     return ~pl.col("in_except") & body
 
 
+# the shift test's kind as a code (``shift_columns``), by the position of ``KINDS``: 0 no change asked, 1 a
+# change from outside the good's level (including a group), 2 from outside a group, 3 from named codes
+_KIND_CODES = pl.Series("_kc", [1, 2, 1, 3, 0], dtype=pl.UInt8)
+_SHIFT_COLUMNS = ("_kc", "_kgn", "_gcn", "_kga", "_gca")
+
+
+def shift_columns(alts: pl.DataFrame) -> pl.DataFrame:
+    """The per-alternative parts of ``shift_allows(ints=True)`` (``alts``: kind as ``pl.Enum(KINDS)``, n, also_n,
+    g_int, g_len), computed once per (SKU, alternative) rather than per material line: the kind as a code
+    (``_kc``), and for n and also_n the good's prefix length and its digits cut there (``_kg*``, ``_gc*``). A
+    test on n without n is ``shift_allows``' null (no verdict: the line is not failing, as when no change is
+    asked); also_n is 0 (a prefix every code shares) where the kind does not read it. ``shift_fails`` then
+    reads these with the line's m_int, m_len and set flags."""
+    p10 = pl.lit(_POW10_SERIES)
+    kc = pl.lit(_KIND_CODES).gather(pl.col("kind").to_physical())
+    kc = pl.when((kc == 1) & pl.col("n").is_null()).then(pl.lit(0, pl.UInt8)).otherwise(kc)
+    n = pl.col("n").fill_null(0)
+    also = pl.when(kc == 3).then(pl.col("also_n")).fill_null(0)
+    parts = [kc.alias("_kc"), n.alias("n"), also.alias("also_n")]
+    for width, name in ((n, "n"), (also, "a")):
+        kg = pl.min_horizontal(width, pl.col("g_len"))
+        parts += [kg.alias(f"_kg{name}"), (pl.col("g_int") // p10.gather(10 - kg)).alias(f"_gc{name}")]
+    return alts.with_columns(parts)
+
+
+def shift_fails() -> pl.Expr:
+    """Whether a material line fails its alternative's shift test: ``~shift_allows(ints=True)`` with a null
+    verdict not failing, over ``shift_columns`` and the line's m_int, m_len, in_except, in_from, in_group (a
+    third cheaper than the general form, which works the good's side and every kind's branch per line)."""
+    p10 = pl.lit(_POW10_SERIES)
+
+    def differs(width: str, name: str) -> pl.Expr:
+        km = pl.min_horizontal(pl.col(width), pl.col("m_len"))
+        return (km != pl.col(f"_kg{name}")) | (pl.col("m_int") // p10.gather(10 - km) != pl.col(f"_gc{name}"))
+
+    kc = pl.col("_kc")
+    allowed = (
+        (kc == 0)
+        | ((kc == 1) & differs("n", "n"))
+        | ((kc == 2) & ~pl.col("in_group"))
+        | ((kc == 3) & (pl.col("in_from") | differs("also_n", "a")))
+    )
+    return pl.col("in_except") | ~allowed
+
+
 # ------------------------------------------------------------------------------------------------- kernel
 
 
@@ -834,7 +879,7 @@ def _evaluate(
     )
     wbase = agg.select("sku", "all_wt", "all_wt_missing")
     agg = agg.drop("all_wt", "all_wt_missing")
-    p = p.join(agg, on="sku", how="left").with_columns(pl.col("n_lines").fill_null(0), pl.col("vnm").fill_null(0))
+    p = _with_sku_columns(p, agg, how="left").with_columns(pl.col("n_lines").fill_null(0), pl.col("vnm").fill_null(0))
     out_territory = p.filter(~pl.col("cop").is_in(TERRITORY))
     p = p.filter(pl.col("cop").is_in(TERRITORY))
     send_back(
@@ -978,13 +1023,15 @@ def _evaluate(
     if short.height:
         p, pa, nl = (d.join(short, on="sku", how="anti") for d in (p, pa, nl))
 
-    alts = pa.select(
-        "sku", "alt_idx", pl.col("kind").cast(pl.Enum(KINDS)), "n", "also_n", *code_ints("ghts", "g")
-    ).filter(pl.col("kind").is_not_null())
+    alts = shift_columns(
+        pa.select("sku", "alt_idx", pl.col("kind").cast(pl.Enum(KINDS)), "n", "also_n", *code_ints("ghts", "g")).filter(
+            pl.col("kind").is_not_null()
+        )
+    )
     # one integer key per (alternative, material code): set membership is a lookup of that key
     am = pl.col("alt_idx").cast(pl.UInt64) * 2**32 + pl.col("mid").cast(pl.UInt64)
     codes_of_line = [m_of["m_int"].alias("m_int"), m_of["m_len"].alias("m_len")]
-    tested = ("kind", "n", "also_n", "in_except", "in_from", "in_group", "ok")
+    tested = ("kind", "n", "also_n", "in_except", "in_from", "in_group", *_SHIFT_COLUMNS)
     # (each line beside each alternative of its SKU, in line order and the alternatives' order within a line)
     member = member_keys(mc, tables)
     if member is not None:
@@ -998,8 +1045,7 @@ def _evaluate(
                 *[am.is_in(member[k].implode()).alias(f"in_{k}") for k in ("except", "from", "group")],
                 *codes_of_line,
             )
-            .with_columns(shift_allows(ints=True).alias("ok"))
-            .filter(~pl.col("ok"))
+            .filter(shift_fails())
             .drop(*tested)
             .collect(engine="streaming")
             .rechunk()  # (streamed out in some 200 pieces: every later step over them would pay per piece)
@@ -1021,7 +1067,7 @@ def _evaluate(
         # would copy every column of ~10^7 rows while the original is still held: the run's memory peak)
         in_sets = la.select("_am").join(mem, on="_am", how="left", maintain_order="left").drop("_am")
         la = la.hstack(in_sets).drop("_am").with_columns(*codes_of_line)
-        fails = la.with_columns(shift_allows(ints=True).alias("ok")).filter(~pl.col("ok")).drop(*tested)
+        fails = la.filter(shift_fails()).drop(*tested)
         del la
     # s.3(4)(a)/(5) "same subheading": mhts[:6] == ghts[:6], or the heading when the good's subheading is not
     # subdivided (ghts[4:6] == "00"), on the integer forms (a shorter code is its whole self)
@@ -1126,7 +1172,7 @@ def _evaluate(
         )
         .drop("date", "use")
         .with_columns(_within_10(pl.col("vnm")).alias("s54"))
-        .join(wbase, on="sku", how="left")
+        .pipe(_with_sku_columns, wbase, how="left")
     )
     fx = fx_later.result()
     # (D) s.3(4)(a)/(5): whether the schedule's text for the good's subheading names parts, per code
@@ -1173,8 +1219,8 @@ def _evaluate(
     )
     # (only the columns the verdict below reads are gathered: a has some fifty)
     rec = a.select(_REPORTED)[d["_rec"]]
-    r = pl.concat([d.drop("_rec"), rec], how="horizontal").join(
-        tables.rule_info.select("rule_idx", "rule_id"), on="rule_idx"
+    r = _with_keyed_columns(
+        pl.concat([d.drop("_rec"), rec], how="horizontal"), tables.rule_info.select("rule_idx", "rule_id"), "rule_idx"
     )
     # (The per-code answers of Schedule 2 and the chapter notes join the SKUs in one pass.)
     g_codes = r.select("ghts").unique()["ghts"].to_list()
@@ -1196,13 +1242,13 @@ def _evaluate(
             ),
         ]
     )
-    r = r.join(per_code, on="ghts", how="left")
+    r = _with_keyed_columns(r, per_code, "ghts", how="left")
     b_ok, d_win, deemed, s2, noted, v_open, status = _outcome()
     # the failing components of the reported alternative, fetched for the goods they block only (materials de
     # minimis tolerates block nothing: the shift test passes, ``determine._alternative``)
     blocking = ~(b_ok | d_win | deemed | pl.col("dm_ok"))
-    blockers = _blockers(fails, r.filter(blocking).select("sku", "alt_idx"), ln["comp"])
-    r = r.join(blockers, on="sku", how="left", maintain_order="left")
+    blocked = r.lazy().filter(blocking).select("sku", "alt_idx").collect()  # (the two columns copied, not r's)
+    r = _with_sku_columns(r, _blockers(fails, blocked, ln["comp"]), how="left")
     # RVC figures appear when the reported path asks for an RVC (also when s.5(4) waives it).
     shown = pl.col("has_rvc") | d_win
     tv_pct = pl.when(pl.col("tv").is_not_null()).then(_pct(pl.col("tv") - pl.col("vnm"), pl.col("tv")))
@@ -1435,7 +1481,7 @@ def _fail_aggregates(fails: pl.DataFrame, p_dm: pl.DataFrame) -> pl.DataFrame:
             (pl.col("_k") % 2**32).cast(fails.schema["alt_idx"]).alias("alt_idx"),
             pl.exclude("_k"),
         )
-        .join(p_dm.select("sku", "dm_mode"), on="sku", how="left")
+        .pipe(_with_sku_columns, p_dm.select("sku", "dm_mode"), how="left")
         .with_columns((pl.col("dm_mode") == "none").alias("dm_none"), pl.col("dm_mode").alias("dm_kind"))
         .drop("dm_mode")
     )
@@ -1467,21 +1513,36 @@ def _keyed(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(_PAIR.alias("_k")).drop("sku", "alt_idx")
 
 
-def _with_sku_columns(df: pl.DataFrame, per_sku: pl.DataFrame) -> pl.DataFrame:
-    """``df`` with the columns of ``per_sku`` (one row per SKU id) beside each row of its SKU, rows of SKUs not
-    there dropped: an inner join on sku, in ``df``'s order, the rows found by position (a join hashes every
-    row and copies ``df``'s columns; this gathers only the new ones)."""
+def _with_sku_columns(df: pl.DataFrame, per_sku: pl.DataFrame, how: str = "inner") -> pl.DataFrame:
+    """``df`` with the columns of ``per_sku`` (one row per SKU id) beside each row of its SKU: a join on sku
+    (``how``: "inner" drops the rows of SKUs not there, "left" gives them nulls), in ``df``'s order, the rows
+    found by position (a join hashes every row and copies ``df``'s columns; this gathers only the new ones)."""
     if not df.height or not per_sku.height:
-        return df.join(per_sku, on="sku", maintain_order="left")
+        return df.join(per_sku, on="sku", how=how, maintain_order="left")  # type: ignore[arg-type]
     top = max(int(df["sku"].max()), int(per_sku["sku"].max())) + 1  # type: ignore[arg-type]
     at = pl.repeat(None, top, dtype=pl.UInt32, eager=True).scatter(
         per_sku["sku"], pl.int_range(per_sku.height, dtype=pl.UInt32, eager=True)
     )
     idx = at.gather(df["sku"])
-    if idx.null_count():
+    if how == "inner" and idx.null_count():
         keep = idx.is_not_null()
         df, idx = df.filter(keep), idx.filter(keep)
     return df.hstack(per_sku.drop("sku").select(pl.all().gather(idx)))
+
+
+def _with_keyed_columns(df: pl.DataFrame, table: pl.DataFrame, key: str, how: str = "inner") -> pl.DataFrame:
+    """``df`` with the columns of ``table`` (one row per ``key``, a few thousand rows: rules, codes) beside each
+    row with its key: a join on ``key`` (``how`` as in ``_with_sku_columns``), in ``df``'s order, each row's
+    place in the table looked up and the table's columns gathered (a join copies every column of ``df``)."""
+    idx = df.select(
+        pl.col(key).replace_strict(
+            table[key], pl.int_range(table.height, dtype=pl.UInt32, eager=True), default=None, return_dtype=pl.UInt32
+        )
+    ).to_series()
+    if how == "inner" and idx.null_count():
+        keep = idx.is_not_null()
+        df, idx = df.filter(keep), idx.filter(keep)
+    return df.hstack(table.drop(key).select(pl.all().gather(idx)))
 
 
 def _branch_verdicts(
