@@ -1377,9 +1377,7 @@ def _evaluate(
         # The lists are joined on the rows of goods with what-ifs alone (a tenth of them), found by position, and
         # put back among the others by their row numbers: a join and a list operation over every row took twice
         # as long.
-        at = _per_sku("_r", n_sku, None, pl.UInt32).scatter(
-            results["sku"], pl.int_range(results.height, dtype=pl.UInt32, eager=True)
-        )
+        at = _rows_by_sku(results["sku"], n_sku)
         wi = wi.with_columns(pl.lit(at).gather(pl.col("sku")).alias("_r")).drop_nulls("_r")
         joined = pl.DataFrame([wi["_r"], results["needs"].gather(wi["_r"]), wi["_wi"]]).select(
             "_r", pl.concat_list("needs", "_wi").alias("needs")
@@ -1515,36 +1513,41 @@ def _keyed(df: pl.DataFrame) -> pl.DataFrame:
     return df.with_columns(_PAIR.alias("_k")).drop("sku", "alt_idx")
 
 
-def _with_sku_columns(df: pl.DataFrame, per_sku: pl.DataFrame, how: str = "inner") -> pl.DataFrame:
-    """``df`` with the columns of ``per_sku`` (one row per SKU id) beside each row of its SKU: a join on sku
-    (``how``: "inner" drops the rows of SKUs not there, "left" gives them nulls), in ``df``'s order, the rows
-    found by position (a join hashes every row and copies ``df``'s columns; this gathers only the new ones)."""
-    if not df.height or not per_sku.height:
-        return df.join(per_sku, on="sku", how=how, maintain_order="left")  # type: ignore[arg-type]
-    top = max(int(df["sku"].max()), int(per_sku["sku"].max())) + 1  # type: ignore[arg-type]
-    at = pl.repeat(None, top, dtype=pl.UInt32, eager=True).scatter(
-        per_sku["sku"], pl.int_range(per_sku.height, dtype=pl.UInt32, eager=True)
-    )
-    idx = at.gather(df["sku"])
+def _rows_by_sku(skus: pl.Series, n_sku: int) -> pl.Series:
+    """The row of each SKU id in ``skus`` (ids unique, below ``n_sku``), as a dense column over the ids: null for
+    an id not there. A SKU's row is then found by position (a gather), not by a join."""
+    return _per_sku("_row", n_sku, None, pl.UInt32).scatter(skus, pl.int_range(skus.len(), dtype=pl.UInt32, eager=True))
+
+
+def _beside(df: pl.DataFrame, table: pl.DataFrame, idx: pl.Series, how: str) -> pl.DataFrame:
+    """``df`` with the rows ``idx`` of ``table`` beside its own (null: none; ``how`` "inner" drops such rows of
+    ``df``, "left" keeps them with nulls): only the new columns are gathered, where a join copies ``df``'s."""
     if how == "inner" and idx.null_count():
         keep = idx.is_not_null()
         df, idx = df.filter(keep), idx.filter(keep)
-    return df.hstack(per_sku.drop("sku").select(pl.all().gather(idx)))
+    return df.hstack(table.select(pl.all().gather(idx)))
+
+
+def _with_sku_columns(df: pl.DataFrame, per_sku: pl.DataFrame, how: str = "inner") -> pl.DataFrame:
+    """``df`` with the columns of ``per_sku`` (one row per SKU id) beside each row of its SKU: a join on sku
+    (``how`` as in ``_beside``), in ``df``'s order, the rows found by position."""
+    if not df.height or not per_sku.height:
+        return df.join(per_sku, on="sku", how=how, maintain_order="left")  # type: ignore[arg-type]
+    top = max(int(df["sku"].max()), int(per_sku["sku"].max())) + 1  # type: ignore[arg-type]
+    idx = _rows_by_sku(per_sku["sku"], top).gather(df["sku"])
+    return _beside(df, per_sku.drop("sku"), idx, how)
 
 
 def _with_keyed_columns(df: pl.DataFrame, table: pl.DataFrame, key: str, how: str = "inner") -> pl.DataFrame:
     """``df`` with the columns of ``table`` (one row per ``key``, a few thousand rows: rules, codes) beside each
-    row with its key: a join on ``key`` (``how`` as in ``_with_sku_columns``), in ``df``'s order, each row's
-    place in the table looked up and the table's columns gathered (a join copies every column of ``df``)."""
+    row with its key: a join on ``key`` (``how`` as in ``_beside``), in ``df``'s order, each row's place in the
+    table looked up."""
     idx = df.select(
         pl.col(key).replace_strict(
             table[key], pl.int_range(table.height, dtype=pl.UInt32, eager=True), default=None, return_dtype=pl.UInt32
         )
     ).to_series()
-    if how == "inner" and idx.null_count():
-        keep = idx.is_not_null()
-        df, idx = df.filter(keep), idx.filter(keep)
-    return df.hstack(table.drop(key).select(pl.all().gather(idx)))
+    return _beside(df, table.drop(key), idx, how)
 
 
 def _branch_verdicts(
