@@ -3,8 +3,8 @@
 Finished goods take 10-digit codes that the rule corpus covers; materials take real codes drawn partly from
 the good's own chapter (so some fail the tariff shift) and partly from anywhere in the schedule. Bills are
 mostly one level, some two or three (self-produced sub-assemblies that are SKUs themselves). Values: the
-materials add up to 35-85% of the transaction value; origin mix about 45% originating, 35% non-originating,
-20% left empty (settled by supplier declarations where one exists, else unknown).
+materials add up to 35-85% of the transaction value and never to more than the good's cost; origin mix about
+45% originating, 35% non-originating, 20% left empty (settled by supplier declarations where one exists, else unknown).
 """
 
 from __future__ import annotations
@@ -96,11 +96,14 @@ def synth_portfolio(
     total = int(k.sum())
     parent = np.repeat(np.arange(n), k)
     pos = np.arange(total) - np.repeat(np.cumsum(k) - k, k)
-    # Value shares: exponential weights normalised per SKU (a Dirichlet), times 35-85% of TV.
+    # Value shares: exponential weights normalised per SKU (a Dirichlet), times 35-85% of TV. The materials are
+    # part of the good's cost: at most 95% of it, and each line rounded down to the cent, so no bill is worth
+    # more than its good's total cost or adjusted transaction value (the read reports such a bill as an input
+    # error, which a synthetic catalogue should not hold by accident).
     w = rng.exponential(1.0, total)
     wsum = np.bincount(parent, weights=w, minlength=n)
-    share = rng.uniform(0.35, 0.85, n)
-    value = np.round(w / wsum[parent] * share[parent] * tv[parent], 2)
+    share = np.minimum(rng.uniform(0.35, 0.85, n), 0.95 * cost / tv)
+    value = np.floor(w / wsum[parent] * share[parent] * tv[parent] * 100) / 100
     # Material codes: 30% from the good's own chapter (shift risk), the rest from anywhere.
     order = np.argsort(mats)
     mats_sorted = mats[order]
@@ -132,11 +135,13 @@ def synth_portfolio(
     comp[ml_lines] = sku[child]
     mhts[ml_lines] = g[child]
     origin[ml_lines] = ""
-    # the sub-assembly enters the parent at the child's own price; the parent's price and cost grow with it
-    value[ml_lines] = tv[child]
-    tv_new = tv.copy()
-    tv_new[ml] = np.round(tv[ml] + tv[child], 2)
-    cost_new = np.round(tv_new * (cost / tv), 2)
+    # the sub-assembly enters the parent at the child's own price, its sub-assemblies included; the parent's
+    # price and cost grow by it (children are lower-numbered, so each child's price is final before its parents')
+    tv_new, cost_new = tv.copy(), cost.copy()
+    for i, c in zip(np.flatnonzero(ml).tolist(), child.tolist(), strict=True):
+        tv_new[i] = round(tv[i] + tv_new[c], 2)
+        cost_new[i] = round(cost[i] + tv_new[c], 2)
+    value[ml_lines] = tv_new[child]
     products = products.with_columns(
         pl.Series("transaction_value", tv_new.astype(str)),
         pl.when(pl.col("total_cost").is_not_null()).then(pl.Series(cost_new.astype(str))).alias("total_cost"),
