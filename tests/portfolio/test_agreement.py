@@ -718,6 +718,28 @@ def test_agreement_on_rules_structured_in_part(conn: Any) -> None:
 
 
 @pytest.mark.slow
+def test_agreement_on_rules_the_source_marks_defective(conn: Any) -> None:
+    """A rule the source marks defective (the chapter 61 and 62 rules its transcription builds from shared clause
+    constants, whose wording is unverified, among others): each branch the good's code reaches is undecided,
+    asking for the official text, whatever the bill; a good is decided only where another criterion settles it
+    (all its materials originating) or it is produced outside the territory. The kernel takes such rules (a
+    tenth of the schedule's codes) as the engine does: kernel == engine, the same needs."""
+    corpus, tables, codes = _real(conn)
+    unusable = {i for i, r in enumerate(tables.rules) if r.status == "defective"}
+    ok = tables.rule_info["kernel_ok"]
+    goods = [h for h, idx in _single(codes, tables) if idx in unusable and ok[idx]]
+    assert len(goods) > 1000, len(goods)
+    # (a defective rule with an RVC branch stays the engine's: Part 6 may ask first)
+    assert not ok[[i for i in unusable if any(a.rvc is not None for a in tables.rules[i].alternatives)]].any()
+    n, seen = _agree_on(goods, codes, corpus, tables, skus=400, seed=14)
+    asked = [x for x in seen if any("is marked defective in the source" in f for f in x["kernel"]["needs"])]
+    assert n > 300 and len(asked) > 300, (n, len(asked))
+    # (every material originating: (C) decides whatever the rule says; produced in China: not originating)
+    decided = {(x["kernel"]["status"], x["kernel"]["criterion"]) for x in seen if x not in asked}
+    assert decided == {("originating", "C"), ("non_originating", None)}, decided
+
+
+@pytest.mark.slow
 def test_agreement_on_organic_chemicals_with_an_excepted_subheading(conn: Any) -> None:
     """GN 11(o) ch. 29 rule 1: (A) a change from any other subheading, or (B) no change required with an RVC,
     except for a good of 2916.32, which (B) does not reach. Goods of the chapter, then 2916.32 alone and its

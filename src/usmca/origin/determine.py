@@ -688,7 +688,7 @@ def _psr(
     pending: list[tuple[Rule, Alternative, list[K.Check]]] = []
     failed: list[tuple[Rule, Alternative, list[K.Check]]] = []
     for rule in rules:
-        defect = _rule_defect(rule)
+        defect = rule_defect(rule)
         if rule.good is not None:  # rules of one scope told apart by what the good is ("For a body stamping ...")
             sib = [r.good for r in rules if r is not rule and r.good is not None]
             q = K.qualifier(rule.good, gv, sib, rule.citation)
@@ -747,7 +747,9 @@ def unparsed_branch_need(path: str, rule: Rule, alt: Alternative) -> str:
     return f"{path}: {rule.id} {K.alternative_label(alt)} needs reading by hand ({alt.unparsed_reason})"
 
 
-def _rule_defect(rule: Rule) -> str | None:
+def rule_defect(rule: Rule) -> str | None:
+    """Why a rule the source marks defective, or that could not be structured, cannot be weighed: every branch
+    of it is then undecided, asking for this (None: the rule is usable)."""
     if rule.status == "defective":
         why = rule.unparsed_reason or "; ".join(rule.provenance.defects) or "flagged by the source's MANIFEST"
         if len(why) > 300:
@@ -1004,7 +1006,7 @@ def _parts(
     subheading, or the good came in unassembled; never for ch. 61-63."""
     best: bool | None = False
     for rule in rules:
-        if _rule_defect(rule):
+        if rule_defect(rule):
             continue
         for alt in rule.alternatives:
             if alt.shift is None or alt.unparsed_reason:

@@ -41,13 +41,14 @@ import polars as pl
 
 from usmca.nomenclature.codes import LEVEL_DIGITS, CodeSet
 from usmca.origin.criteria import exclusion_fact_need, parts_statement_need
-from usmca.origin.determine import unknown_origin_need
+from usmca.origin.determine import rule_defect, unknown_origin_need
 from usmca.portfolio.ahead import Ahead
 from usmca.portfolio.chunks import cut_like
 from usmca.rules.grammar import Alternative, Rule
 
 TERRITORY = ("US", "MX", "CA")
 KINDS = ("any_other", "outside_group", "including_group", "from_codes", "no_change")
+UNUSABLE = ("defective", "unparsed")  # rule statuses ``determine.rule_defect`` names: no branch can be weighed
 PARTS_RVC_TV, PARTS_RVC_NC = 60, 50  # criterion D thresholds (Article 4.2(d); s.4)
 PARTS_EXCLUDED_CHAPTERS = ("61", "62", "63")
 DM_MODES = ("value", "none", "apparel", "textile", "value+textile")
@@ -119,8 +120,11 @@ class RuleTables:
                         "ambiguous": True,
                     }
                 )
+            # (a rule that cannot be weighed: its branches keep their targets and ask only for the rule to be read)
+            defect = rule_defect(r) if r.status in UNUSABLE else None
             for a in r.alternatives:
-                sh = a.shift
+                sh = None if defect else a.shift
+                rvc = None if defect else a.rvc
                 alts.append(
                     {
                         "alt_idx": alt_idx,
@@ -130,9 +134,9 @@ class RuleTables:
                         "n": LEVEL_DIGITS[sh.level] if sh else None,
                         "also_n": LEVEL_DIGITS[sh.also_from_level] if sh and sh.also_from_level else None,
                         "needs_digits": sh.needs_digits() if sh else 0,
-                        "rvc_tv": a.rvc.transaction_value if a.rvc else None,
-                        "rvc_nc": a.rvc.net_cost if a.rvc else None,
-                        "has_rvc": a.rvc is not None,
+                        "rvc_tv": rvc.transaction_value if rvc else None,
+                        "rvc_nc": rvc.net_cost if rvc else None,
+                        "has_rvc": rvc is not None,
                     }
                 )
                 if sh is not None:
@@ -143,7 +147,8 @@ class RuleTables:
                     ):
                         sets.extend(_set_rows(alt_idx, name, cs))
                 if why is None:
-                    for pos, (needs, groups) in enumerate(fact_checks(r, a)):
+                    checks = [(f"good: {defect}", ())] if defect else fact_checks(r, a)
+                    for pos, (needs, groups) in enumerate(checks):
                         cond = len(facts) if groups else None
                         facts.append({"alt_idx": alt_idx, "pos": pos, "needs": needs, "cond": cond})
                         for cs in groups:
@@ -221,7 +226,10 @@ def kernel_blocker(rule: Rule) -> str | None:
     """Why the kernel cannot evaluate this rule by itself (None = it can)."""
     # A partial rule (some branches could not be structured) is taken: such a branch is undecided, needing to be
     # read by hand, and the others are weighed as written (``determine._alternative``; ``fact_checks``).
-    if rule.status not in ("structured", "partial") or (rule.status == "structured" and rule.unparsed_reason):
+    unusable = rule.status in UNUSABLE
+    if not unusable and (
+        rule.status not in ("structured", "partial") or (rule.status == "structured" and rule.unparsed_reason)
+    ):
         return f"rule {rule.id} is {rule.status}"
     # Provenance notes on a structured rule (e.g. "rule number inferred from record order") do not change
     # what it requires: the single-good engine applies such a rule as written (only status "defective"
@@ -230,6 +238,16 @@ def kernel_blocker(rule: Rule) -> str | None:
         return f"rule {rule.id} depends on end use, date or trade direction"
     if getattr(rule, "good", None) is not None:
         return f"rule {rule.id} depends on the good's description"
+    if not rule.alternatives:
+        return f"rule {rule.id} has no alternatives"
+    if unusable:
+        # A rule the source marks defective (or that could not be structured) is taken too: each branch the good's
+        # code reaches is undecided, asking for the rule to be read in the official text, whatever the bill
+        # (``determine._alternative``), as a branch to read by hand is. An RVC branch first asks what Part 6 needs
+        # of a part whose use is not stated: such a rule is the engine's.
+        if any(a.rvc is not None for a in rule.alternatives):
+            return f"rule {rule.id} is {rule.status} and has an RVC branch"
+        return None
     for a in rule.alternatives:
         if a.unparsed_reason:
             if a.shift is not None or a.rvc is not None or a.conditions or a.good_qualifier is not None:
@@ -248,8 +266,6 @@ def kernel_blocker(rule: Rule) -> str | None:
             return f"rule {rule.id} has an unknown shift kind"
         if a.shift is None and a.rvc is None:
             return f"rule {rule.id} has an empty alternative"
-    if not rule.alternatives:
-        return f"rule {rule.id} has no alternatives"
     return None
 
 
