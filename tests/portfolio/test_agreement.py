@@ -740,6 +740,28 @@ def test_agreement_on_rules_the_source_marks_defective(conn: Any) -> None:
 
 
 @pytest.mark.slow
+def test_agreement_on_rules_for_some_trade_directions_dates_or_uses(conn: Any) -> None:
+    """Codes one of whose rules applies only to some trade directions (GN 11(o) chapter notes for goods of
+    Mexico imported into the US, say), dates or uses: the engine's rule lookup picks the rule for each good
+    (its country of production giving the direction), and the kernel then weighs that rule's branches as any
+    rule's. kernel == engine, the same needs, each of several rules in use."""
+    corpus, tables, codes = _real(conn)
+    filtering = set(tables.rule_info.filter(pl.col("filters") & pl.col("kernel_ok"))["rule_idx"].to_list())
+    m = match_rules(pl.Series("hts", codes, pl.String), tables)
+    goods = [h for h, idxs in m.select("hts", "rule_idxs").iter_rows() if filtering & set(idxs)]
+    assert len(goods) > 300, len(goods)
+    n, seen = _agree_on(goods, codes, corpus, tables, skus=400, seed=16)
+    used = {x["kernel"]["rule_id"] for x in seen}
+    picked = {tables.rules[i].id for i in filtering} & used
+    statuses = {x["kernel"]["status"] for x in seen}
+    assert n > 300 and len(picked) > 10 and {"originating", "non_originating", "unresolved"} <= statuses, (
+        n,
+        picked,
+        statuses,
+    )
+
+
+@pytest.mark.slow
 def test_agreement_on_organic_chemicals_with_an_excepted_subheading(conn: Any) -> None:
     """GN 11(o) ch. 29 rule 1: (A) a change from any other subheading, or (B) no change required with an RVC,
     except for a good of 2916.32, which (B) does not reach. Goods of the chapter, then 2916.32 alone and its

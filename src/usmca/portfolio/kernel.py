@@ -234,8 +234,9 @@ def kernel_blocker(rule: Rule) -> str | None:
     # Provenance notes on a structured rule (e.g. "rule number inferred from record order") do not change
     # what it requires: the single-good engine applies such a rule as written (only status "defective"
     # makes it undecided), and so does the kernel.
-    if rule.use or rule.valid_from or rule.valid_to or getattr(rule, "trade", ()):
-        return f"rule {rule.id} depends on end use, date or trade direction"
+    # A rule that applies only on some dates, to some trade directions or uses (``filters``) is taken once the
+    # engine's rule lookup has found it for the good (``evaluate`` asks it for every good such a rule may cover):
+    # its branches are then weighed as any rule's.
     if getattr(rule, "good", None) is not None:
         return f"rule {rule.id} depends on the good's description"
     if not rule.alternatives:
@@ -944,9 +945,15 @@ def _evaluate(
     # --- rule lookup (by distinct good code)
     rm = match_rules(p["ghts"], tables).with_columns(pl.col("rule_idxs").list.len().alias("n_rules"))
     p = p.join(rm, left_on="ghts", right_on="hts", how="left")
-    # codes the tables cannot place: where the engine's rule lookup finds no usable rule either, the good is
-    # unresolved on what it asks (``determine.rule_lookup_need``)
-    odd = p.filter(pl.col("ambiguous") | (pl.col("n_rules") != 1))
+    # codes the tables cannot place, and those whose one rule applies only on some dates, trade directions or
+    # uses: the engine's rule lookup places them (where it finds no usable rule either, the good is unresolved on
+    # what it asks, ``determine.rule_lookup_need``)
+    filtering = tables.rule_info.filter(pl.col("filters"))["rule_idx"].implode()
+    odd = p.filter(
+        pl.col("ambiguous")
+        | (pl.col("n_rules") != 1)
+        | pl.col("rule_idxs").list.eval(pl.element().is_in(filtering)).list.any()
+    )
     lookup_failed = pl.DataFrame(schema={"sku": pl.UInt32, "ghts": pl.String, "rule_id": pl.String, "need": pl.String})
     if rule_lookup is not None and odd.height:
         lk = odd.select("ghts", "date", "use", "cop").unique()
