@@ -123,8 +123,8 @@ class RuleTables:
             # (a rule that cannot be weighed: its branches keep their targets and ask only for the rule to be read)
             defect = rule_defect(r) if r.status in UNUSABLE else None
             for a in r.alternatives:
-                sh = None if defect else a.shift
-                rvc = None if defect else a.rvc
+                sh = None if defect or a.unparsed_reason else a.shift
+                rvc = None if defect or a.unparsed_reason else a.rvc
                 alts.append(
                     {
                         "alt_idx": alt_idx,
@@ -251,7 +251,9 @@ def kernel_blocker(rule: Rule) -> str | None:
         return None
     for a in rule.alternatives:
         if a.unparsed_reason:
-            if a.shift is not None or a.rvc is not None or a.conditions or a.good_qualifier is not None:
+            # a branch to read by hand is undecided whatever else of it was structured (the engine weighs none of
+            # it, ``determine._alternative``), unless it has an RVC, which Part 6 may ask about first
+            if a.rvc is not None:
                 return f"rule {rule.id} has a branch structured in part"
             continue
         # What the good is and provisos settled by facts a portfolio row cannot state are taken
