@@ -17,6 +17,7 @@ import argparse
 import datetime as dt
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import time
@@ -27,6 +28,20 @@ ON = dt.date(2026, 3, 1)
 
 def peak_gib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 / 1024
+
+
+def catalogue_stamp(skus: int, lines: int, seed: int, multi_level: float) -> str:
+    """The stamp of the catalogue ``usmca portfolio synth`` would generate with these options (its date: ON)."""
+    from usmca.portfolio.run import load_rule_tables
+    from usmca.portfolio.synth import SynthSpec, codes_from_store, good_codes_with_rules
+    from usmca.portfolio.synth import catalogue_stamp as stamp_of
+    from usmca.store import store
+
+    conn = store()
+    tables, _corpus = load_rule_tables(conn)
+    codes = codes_from_store(conn, ON)
+    spec = SynthSpec(skus=skus, lines=lines, seed=seed, multi_level=multi_level, date=ON)
+    return stamp_of(spec, good_codes_with_rules(codes, tables), codes)
 
 
 def main() -> None:
@@ -41,6 +56,15 @@ def main() -> None:
     a = ap.parse_args()
 
     data = a.data or Path(f"/tmp/usmca-bench-portfolio-{a.skus}x{a.lines}-s{a.seed}-m{a.multi_level}")
+    # A kept catalogue is reused only if this code would generate the same one: the goods are drawn among the
+    # codes whose rule the kernel takes, which move with the store and the kernel (``catalogue_stamp``).
+    stamp, kept = catalogue_stamp(a.skus, a.lines, a.seed, a.multi_level), data / "catalogue.stamp"
+    stale = (data / "bom.parquet").exists() and (not kept.exists() or kept.read_text().strip() != stamp)
+    if stale and a.data is None:
+        print(f"{data}: generated from other codes or by another generator; generating it again")
+        shutil.rmtree(data)
+    elif stale:
+        print(f"warning: {data} is not what this code would generate (no or another catalogue.stamp)")
     if not (data / "bom.parquet").exists():
         t = time.perf_counter()
         exe = Path(sys.executable).with_name("usmca")
@@ -62,6 +86,7 @@ def main() -> None:
             ],
             check=True,
         )
+        kept.write_text(stamp + "\n")
         print(f"synth: {time.perf_counter() - t:.1f} s (not timed below)")
 
     import polars as pl

@@ -44,3 +44,20 @@ def test_synthetic_values_hold_together(conn: Any, seed: int) -> None:
     assert res.engine_counts.get("single_good", 0) > 20
     assert res.skipped == {}, list(res.skipped.items())[:3]
     assert res.results.height == products.height
+
+
+def test_catalogue_stamp_names_what_the_catalogue_is_drawn_from() -> None:
+    """A benchmark keeps a generated catalogue only while this stamp holds: the same spec and codes give the same
+    stamp; another seed, or another set of goods (the kernel taking other rules), another."""
+    from usmca.portfolio.synth import catalogue_stamp
+
+    spec = SynthSpec(skus=10, lines=3, seed=1, multi_level=0.0, date=ON)
+    goods, codes = ["9401200000", "9404901000"], ["940199", "730890"]
+    same = catalogue_stamp(spec, goods, codes)
+    assert same == catalogue_stamp(SynthSpec(skus=10, lines=3, seed=1, multi_level=0.0, date=ON), list(goods), codes)
+    others = {
+        catalogue_stamp(SynthSpec(skus=10, lines=3, seed=2, multi_level=0.0, date=ON), goods, codes),
+        catalogue_stamp(spec, goods[:1], codes),
+        catalogue_stamp(spec, goods, codes[:1]),
+    }
+    assert same not in others and len(others) == 3

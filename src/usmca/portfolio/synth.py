@@ -10,6 +10,7 @@ materials add up to 35-85% of the transaction value and never to more than the g
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
@@ -50,6 +51,17 @@ def good_codes_with_rules(codes: list[str], tables: object) -> list[str]:
     ok = m.filter((pl.col("n") == 1) & pl.col("kernel_ok").fill_null(False))["hts"].sort().to_list()
     other = m.filter((pl.col("n") != 1) | ~pl.col("kernel_ok").fill_null(False))["hts"].sort().to_list()
     return ok + other[: max(1, len(ok) // 50)]  # about 2% of goods take those paths
+
+
+def catalogue_stamp(spec: SynthSpec, goods: list[str], material_codes: list[str]) -> str:
+    """A digest of what ``synth_portfolio`` draws from: this module's source, the spec, and the codes (the goods
+    are those whose rule the kernel takes, so they move with the store and the kernel). A catalogue kept
+    under another stamp is not what this code would generate."""
+    h = hashlib.sha256(Path(__file__).read_bytes())
+    h.update(repr(spec).encode())
+    for codes in (goods, material_codes):
+        h.update("\n".join(codes).encode() + b"\0")
+    return h.hexdigest()[:16]
 
 
 def synth_portfolio(
