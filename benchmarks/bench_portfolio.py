@@ -32,16 +32,12 @@ def peak_gib() -> float:
 
 def catalogue_stamp(skus: int, lines: int, seed: int, multi_level: float) -> str:
     """The stamp of the catalogue ``usmca portfolio synth`` would generate with these options (its date: ON)."""
-    from usmca.portfolio.run import load_rule_tables
-    from usmca.portfolio.synth import SynthSpec, codes_from_store, good_codes_with_rules
+    from usmca.portfolio.synth import SynthSpec, drawn_codes
     from usmca.portfolio.synth import catalogue_stamp as stamp_of
     from usmca.store import store
 
-    conn = store()
-    tables, _corpus = load_rule_tables(conn)
-    codes = codes_from_store(conn, ON)
     spec = SynthSpec(skus=skus, lines=lines, seed=seed, multi_level=multi_level, date=ON)
-    return stamp_of(spec, good_codes_with_rules(codes, tables), codes)
+    return stamp_of(spec, *drawn_codes(store(), ON))
 
 
 def main() -> None:

@@ -101,14 +101,7 @@ def synth(
 ) -> None:
     """A synthetic portfolio from real HTS codes and their real rules (seeded), for benchmarks and demos."""
     from usmca.errors import InputError
-    from usmca.portfolio.run import load_rule_tables
-    from usmca.portfolio.synth import (
-        SynthSpec,
-        codes_from_store,
-        good_codes_with_rules,
-        synth_portfolio,
-        write_portfolio,
-    )
+    from usmca.portfolio.synth import SynthSpec, drawn_codes, synth_portfolio, write_portfolio
     from usmca.store import store
 
     if fmt not in ("parquet", "csv"):
@@ -116,10 +109,7 @@ def synth(
     if skus < 1 or lines < 1:
         raise InputError("--skus/--lines", f"{skus}/{lines}", "must be at least 1")
     on = parse_date(date, "--date") or dt.date(2026, 3, 1)
-    conn = store()
-    tables, _corpus = load_rule_tables(conn)
-    codes = codes_from_store(conn, on)
-    goods = good_codes_with_rules(codes, tables)
+    goods, codes = drawn_codes(store(), on)
     spec = SynthSpec(skus=skus, lines=lines, seed=seed, multi_level=multi_level, date=on)
     p, b, d = synth_portfolio(spec, goods, codes)
     paths = write_portfolio(out, p, b, d, fmt)

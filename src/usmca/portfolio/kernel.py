@@ -22,8 +22,8 @@ the cases it covers, in columnar form, and hands every other SKU back with the r
 
 What the kernel leaves to the single-good engine (``fallback`` with the reason; ``run.screen`` adds Part 6
 parts with a threshold in force, and codes Schedule 2 cannot be asked about): goods whose rule the kernel does
-not evaluate (several rules the engine's lookup finds, an end use, a date window, a trade direction, a class of
-vehicle or a use a branch asks, a rule not structured at all, defects), vehicles whose s.13 rule cannot be
+not evaluate (several rules the engine's lookup finds, a class of vehicle or a use a branch asks, a rule that
+cannot be weighed or a branch to read by hand with an RVC), vehicles whose s.13 rule cannot be
 read on the date, goods for use in a vehicle, material codes too short for the rule's test, no bill, de minimis
 of another kind.
 Multi-level bills are sent to the engine by ``run`` before the kernel runs.
@@ -48,7 +48,6 @@ from usmca.rules.grammar import Alternative, Rule
 
 TERRITORY = ("US", "MX", "CA")
 KINDS = ("any_other", "outside_group", "including_group", "from_codes", "no_change")
-UNUSABLE = ("defective", "unparsed")  # rule statuses ``determine.rule_defect`` names: no branch can be weighed
 PARTS_RVC_TV, PARTS_RVC_NC = 60, 50  # criterion D thresholds (Article 4.2(d); s.4)
 PARTS_EXCLUDED_CHAPTERS = ("61", "62", "63")
 DM_MODES = ("value", "none", "apparel", "textile", "value+textile")
@@ -120,11 +119,13 @@ class RuleTables:
                         "ambiguous": True,
                     }
                 )
-            # (a rule that cannot be weighed: its branches keep their targets and ask only for the rule to be read)
-            defect = rule_defect(r) if r.status in UNUSABLE else None
+            unusable = rule_defect(r) is not None
             for a in r.alternatives:
-                sh = None if defect or a.unparsed_reason else a.shift
-                rvc = None if defect or a.unparsed_reason else a.rvc
+                # a branch undecided whatever the bill (its rule cannot be weighed, or it is to be read by hand)
+                # keeps its target and asks only what ``fact_checks`` names: none of its tests is weighed
+                weighed = not (unusable or a.unparsed_reason)
+                sh = a.shift if weighed else None
+                rvc = a.rvc if weighed else None
                 alts.append(
                     {
                         "alt_idx": alt_idx,
@@ -147,8 +148,7 @@ class RuleTables:
                     ):
                         sets.extend(_set_rows(alt_idx, name, cs))
                 if why is None:
-                    checks = [(f"good: {defect}", ())] if defect else fact_checks(r, a)
-                    for pos, (needs, groups) in enumerate(checks):
+                    for pos, (needs, groups) in enumerate(fact_checks(r, a)):
                         cond = len(facts) if groups else None
                         facts.append({"alt_idx": alt_idx, "pos": pos, "needs": needs, "cond": cond})
                         for cs in groups:
@@ -226,7 +226,7 @@ def kernel_blocker(rule: Rule) -> str | None:
     """Why the kernel cannot evaluate this rule by itself (None = it can)."""
     # A partial rule (some branches could not be structured) is taken: such a branch is undecided, needing to be
     # read by hand, and the others are weighed as written (``determine._alternative``; ``fact_checks``).
-    unusable = rule.status in UNUSABLE
+    unusable = rule_defect(rule) is not None
     if not unusable and (
         rule.status not in ("structured", "partial") or (rule.status == "structured" and rule.unparsed_reason)
     ):
@@ -274,15 +274,19 @@ def kernel_blocker(rule: Rule) -> str | None:
 
 def fact_checks(rule: Rule, alt: Alternative) -> list[tuple[str, tuple[CodeSet, ...]]]:
     """The checks of a branch that a portfolio row (no ``good.facts``) leaves undecided, in the engine's order
-    (``determine._alternative``): a branch that could not be structured (to be read by hand), or what the good
-    must be, then each proviso. Each is (the fact it needs, in
-    the engine's words; the material codes it is about, empty when it is always asked): a proviso about
-    certain materials does not bite when no non-originating material falls in them (``criteria.condition``).
+    (``determine._alternative``): the official text, for a rule that cannot be weighed (``determine.rule_defect``);
+    a branch that could not be structured (to be read by hand); or what the good must be, then each proviso.
+    Each is (the fact it needs, in the engine's words; the material codes it is about, empty when it is always
+    asked): a proviso about certain materials does not bite when no non-originating material falls in them
+    (``criteria.condition``).
     """
     from usmca.origin import criteria as K
     from usmca.origin.determine import unparsed_branch_need
 
     good = K.GoodView("good", "good", "", "", None, None, None, None, None)
+    defect = rule_defect(rule)
+    if defect:  # a rule that cannot be weighed: each branch undecided, asking for the official text
+        return [(f"{good.path}: {defect}", ())]
     if alt.unparsed_reason:  # a branch to read by hand: undecided, whatever the bill
         return [(unparsed_branch_need("good", rule, alt), ())]
     out: list[tuple[str, tuple[CodeSet, ...]]] = []

@@ -53,6 +53,16 @@ def good_codes_with_rules(codes: list[str], tables: object) -> list[str]:
     return ok + other[: max(1, len(ok) // 50)]  # about 2% of goods take those paths
 
 
+def drawn_codes(conn: sqlite3.Connection, on: dt.date) -> tuple[list[str], list[str]]:
+    """What a catalogue for ``on`` draws from: its goods' codes (``good_codes_with_rules``) and every code in
+    force (its materials)."""
+    from usmca.portfolio.run import load_rule_tables
+
+    tables, _corpus = load_rule_tables(conn)
+    codes = codes_from_store(conn, on)
+    return good_codes_with_rules(codes, tables), codes
+
+
 def catalogue_stamp(spec: SynthSpec, goods: list[str], material_codes: list[str]) -> str:
     """A digest of what ``synth_portfolio`` draws from: this module's source, the spec, and the codes (the goods
     are those whose rule the kernel takes, so they move with the store and the kernel). A catalogue kept
